@@ -1,0 +1,117 @@
+"""Training and validation photographs (DESIGN.md §5) and the training pairs built from them.
+
+Photos come from Debian packages (install_photos.sh). The split is by whole photo: sorted by name, every fifth
+photo is validation, so no crop of a validation photo is ever trained on. Every photo is resized (area
+filter) so that its short side is SHORT_SIDE pixels: camera-frame scale, and the downscale removes most JPEG
+artefacts of the originals, so the targets are clean.
+"""
+import glob
+import io
+import os
+import random
+
+import numpy as np
+from PIL import Image
+
+SHORT_SIDE = 480
+
+# plasma-workspace-wallpapers: the photographic scenes only (looked at one by one: the others are renders and
+# illustrations), one resolution per scene.
+PLASMA_PHOTOS = [
+    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Kite", "OneStandsOut",
+    "Path", "summer_1am",
+]
+# lomiri wallpapers that are renders or graphics, not photographs
+NOT_PHOTOS = {
+    "Painting-Colors_by__herobrine7gamer.jpg", "analogpattern_by_Peter_Nerlich.jpg", "Fossa_by_Jasper_Roks.jpg",
+    "greentock_by_Peter_Nerlich.jpg", "umang_by_Abhishek_Mudgal.jpg",
+}
+
+
+def plasma_file(scene):
+    files = glob.glob(f"/usr/share/wallpapers/{scene}/contents/images/*.*")
+    if not files:
+        return None
+
+    def area(f):
+        w, h = os.path.basename(f).split(".")[0].split("x")
+        return int(w) * int(h)
+
+    # landscape files only, the largest up to 2560 wide (bigger ones are just slower to decode)
+    land = [f for f in files if area(f) > 0 and int(os.path.basename(f).split("x")[0]) >= int(os.path.basename(f).split("x")[1].split(".")[0])]
+    land = land or files
+    small = [f for f in land if int(os.path.basename(f).split("x")[0]) <= 2560]
+    return max(small or land, key=area)
+
+
+def photo_list():
+    photos = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg"))
+    photos += [p for p in sorted(glob.glob("/usr/share/backgrounds/*_by_*.jpg")) if os.path.basename(p) not in NOT_PHOTOS]
+    photos += [p for p in (plasma_file(s) for s in PLASMA_PHOTOS) if p]
+    if len(photos) < 20:
+        raise SystemExit(f"only {len(photos)} photos found: run models/recipe/install_photos.sh first")
+    # sorted by a name that includes the plasma scene, so the split does not depend on file resolutions
+    return sorted(photos, key=photo_name)
+
+
+def photo_name(path):
+    parts = path.split("/")
+    return parts[4] if parts[3] == "wallpapers" else os.path.basename(path)
+
+
+def split():
+    photos = photo_list()
+    val = photos[2::5]
+    train = [p for p in photos if p not in val]
+    return train, val
+
+
+def load_photo(path, short_side=SHORT_SIDE):
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    s = short_side / min(w, h)
+    size = (max(8, round(w * s)), max(8, round(h * s)))
+    return np.asarray(im.resize(size, Image.Resampling.BOX if s < 1 else Image.Resampling.BICUBIC))
+
+
+def crop_to_stride(img, stride=8):
+    h, w = img.shape[:2]
+    return img[: h - h % stride, : w - w % stride]
+
+
+class Crops:
+    """Random crops with flips; the degradation and camera noise are applied per batch in train.py."""
+
+    def __init__(self, photos, crop, seed=0):
+        self.images = [load_photo(p) for p in photos]
+        self.crop = crop
+        self.rng = random.Random(seed)
+
+    def batch(self, n):
+        out = np.empty((n, self.crop, self.crop, 3), np.uint8)
+        for i in range(n):
+            im = self.rng.choice(self.images)
+            h, w = im.shape[:2]
+            y, x = self.rng.randrange(h - self.crop + 1), self.rng.randrange(w - self.crop + 1)
+            c = im[y : y + self.crop, x : x + self.crop]
+            if self.rng.random() < 0.5:
+                c = c[:, ::-1]
+            if self.rng.random() < 0.5:
+                c = c[::-1]
+            out[i] = c
+        return out
+
+
+def camera_artefacts(batch_f32, rng):
+    """Mild sensor noise and JPEG, then 8-bit quantisation, on degraded inputs [N, H, W, 3] in [0, 1]."""
+    out = []
+    for x in batch_f32:
+        if rng.random() < 0.5:
+            x = x + rng.uniform(0.0, 0.012) * np.random.default_rng(rng.randrange(1 << 30)).standard_normal(x.shape)
+        u8 = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+        if rng.random() < 0.3:
+            buf = io.BytesIO()
+            Image.fromarray(u8).save(buf, format="JPEG", quality=rng.randrange(75, 96))
+            u8 = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        out.append(u8.astype(np.float32) / 255.0)
+    return np.stack(out)

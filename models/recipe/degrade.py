@@ -1,0 +1,80 @@
+"""The forward operators D(x, t), exactly as the Rust binary computes them (src/degrade/blur.rs).
+
+Blur: ONE separable Gaussian of total sigma(t) (DESIGN.md §1: successive Gaussian blurs compose), sigma(t) =
+SIGMA_STEP * t for t = 0..T, kernel radius ceil(3 sigma), weights exp(-k^2 / (2 sigma^2)) normalised to sum 1,
+reflect padding (mirror without repeating the edge pixel, numpy's 'reflect'), per channel, in float32 on [0, 1].
+Horizontal pass first, then vertical. t = 0 is the identity.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+T_BLUR = 20
+SIGMA_STEP = 0.25  # sigma(t) = 0.25 t: severity 0.25 .. 5.0 pixels
+
+
+def sigma_of(t: int) -> float:
+    return SIGMA_STEP * t
+
+
+def sigma_schedule():
+    return [sigma_of(t) for t in range(T_BLUR + 1)]
+
+
+def kernel_radius(sigma: float) -> int:
+    return int(math.ceil(3.0 * sigma)) if sigma > 0 else 0
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    r = kernel_radius(sigma)
+    k = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-(k * k) / (2.0 * sigma * sigma))
+    return (w / w.sum()).astype(np.float32)
+
+
+def reflect_index(i: int, n: int) -> int:
+    """Mirror an out-of-range index without repeating the edge, folding as often as needed (as the Rust side)."""
+    if n == 1:
+        return 0
+    period = 2 * (n - 1)
+    i = i % period
+    return i if i < n else period - i
+
+
+def blur_numpy(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Reference implementation on a [C, H, W] float32 array, used for the shared test vectors."""
+    if sigma <= 0:
+        return img.astype(np.float32).copy()
+    k = gaussian_kernel(sigma)
+    r = len(k) // 2
+    c, h, w = img.shape
+    xi = np.array([[reflect_index(x + j - r, w) for j in range(2 * r + 1)] for x in range(w)])
+    yi = np.array([[reflect_index(y + j - r, h) for j in range(2 * r + 1)] for y in range(h)])
+    img = img.astype(np.float32)
+    tmp = np.einsum("chxk,k->chx", img[:, :, xi], k).astype(np.float32)
+    out = np.einsum("cykx,k->cyx", tmp[:, yi, :], k).astype(np.float32)
+    return out
+
+
+def blur_torch(x: torch.Tensor, sigmas) -> torch.Tensor:
+    """Blur a batch [N, C, H, W] with one sigma per sample (training). Needs H, W > radius."""
+    out = torch.empty_like(x)
+    for i, s in enumerate(sigmas):
+        s = float(s)
+        if s <= 0:
+            out[i] = x[i]
+            continue
+        k = torch.from_numpy(gaussian_kernel(s)).to(x.device, x.dtype)
+        r = k.numel() // 2
+        c = x.shape[1]
+        xi = F.pad(x[i : i + 1], (r, r, 0, 0), mode="reflect")
+        xi = F.conv2d(xi, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        xi = F.pad(xi, (0, 0, r, r), mode="reflect")
+        out[i] = F.conv2d(xi, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)[0]
+    return out
+
+
+def blur_t(x: torch.Tensor, ts) -> torch.Tensor:
+    return blur_torch(x, [sigma_of(int(t)) for t in ts])

@@ -1,0 +1,140 @@
+"""Exports the EMA weights to ONNX (f32), quantizes to int8, and records the test fixtures the Rust side checks.
+
+    python models/recipe/export.py --ckpt models/work/deblur/last.pt --default-steps N
+
+Writes models/deblur-f32.onnx, models/deblur-int8.onnx (static QDQ int8, per-channel weights, calibrated on
+training crops), tests/data/blur_vectors.bin (Rust D == Python D) and tests/data/parity_*.bin (tract ==
+onnxruntime, for both files).
+"""
+import argparse
+import os
+import random
+import struct
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+sys.path.insert(0, os.path.dirname(__file__))
+import data  # noqa: E402
+import degrade  # noqa: E402
+from net import ColdUNet, Exported  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def metadata(name, precision, default_steps):
+    return {
+        "coldframe.format": "1",
+        "name": name,
+        "task": "deblur",
+        "T": str(degrade.T_BLUR),
+        "sigma_schedule": ",".join(f"{s:g}" for s in degrade.sigma_schedule()),
+        "stride": str(ColdUNet.STRIDE),
+        "precision": precision,
+        "default_steps": str(default_steps),
+        "input_layout": "image: float32 [1,3,H,W] RGB in [0,1], H and W multiples of stride; t: float32 [1] step",
+        "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
+        "degradation": "gaussian blur, total sigma(t), radius ceil(3 sigma), reflect padding (models/recipe/degrade.py)",
+        "model_version": "1",
+    }
+
+
+def set_metadata(path, props):
+    m = onnx.load(path)
+    del m.metadata_props[:]
+    for k, v in props.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.save(m, path)
+
+
+class Calib(CalibrationDataReader):
+    def __init__(self, n=48):
+        train, _ = data.split()
+        crops = data.Crops(train, 128, seed=99)
+        rng = random.Random(5)
+        self.items = []
+        for _ in range(n):
+            x0 = torch.from_numpy(crops.batch(1).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+            t = rng.randint(1, degrade.T_BLUR)
+            xt = degrade.blur_t(x0, [t]).numpy().astype(np.float32)
+            self.items.append({"image": xt, "t": np.array([t], np.float32)})
+        self.it = iter(self.items)
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def write_tensor(f, a):
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    f.write(struct.pack("<I", a.ndim))
+    f.write(struct.pack(f"<{a.ndim}I", *a.shape))
+    f.write(a.tobytes())
+
+
+def blur_vectors(path):
+    """Random images, including one smaller than the kernel (reflection folds), at several sigmas."""
+    rng = np.random.default_rng(11)
+    cases = [(rng.random((3, 29, 37), dtype=np.float32), s) for s in (0.25, 1.0, 1.75, 3.0, 5.0)]
+    cases.append((rng.random((3, 7, 9), dtype=np.float32), 5.0))
+    with open(path, "wb") as f:
+        f.write(struct.pack("<I", len(cases)))
+        for img, s in cases:
+            f.write(struct.pack("<f", s))
+            write_tensor(f, img)
+            write_tensor(f, degrade.blur_numpy(img, s))
+
+
+def parity_fixture(model_path, out_path):
+    """One validation crop blurred at t = 8, run through onnxruntime: tract must give the same x0."""
+    _, val = data.split()
+    img = data.load_photo(val[0])[:48, :64].astype(np.float32) / 255.0
+    x = degrade.blur_numpy(img.transpose(2, 0, 1), degrade.sigma_of(8))[None]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+    y = s.run(None, {"image": x, "t": np.array([8.0], np.float32)})[0]
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<f", 8.0))
+        write_tensor(f, x)
+        write_tensor(f, y)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default="models/work/deblur/last.pt")
+    ap.add_argument("--default-steps", type=int, default=1)
+    args = ap.parse_args()
+    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+    net = ColdUNet(in_ch=3, T=degrade.T_BLUR)
+    net.load_state_dict(st["ema"])
+    model = Exported(net).eval()
+    f32 = os.path.join(ROOT, "models", "deblur-f32.onnx")
+    i8 = os.path.join(ROOT, "models", "deblur-int8.onnx")
+    x = torch.rand(1, 3, 64, 96)
+    t = torch.tensor([8.0])
+    torch.onnx.export(model, (x, t), f32, input_names=["image", "t"], output_names=["x0"], opset_version=17,
+                      dynamic_axes={"image": {2: "H", 3: "W"}, "x0": {2: "H", 3: "W"}}, dynamo=False)
+    set_metadata(f32, metadata("deblur-f32", "f32", args.default_steps))
+    quantize_static(f32, i8, Calib(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    set_metadata(i8, metadata("deblur-int8", "int8", args.default_steps))
+    # the export must agree with torch before anything else is trusted
+    s = ort.InferenceSession(f32, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = model(x, t).numpy()
+    got = s.run(None, {"image": x.numpy(), "t": t.numpy()})[0]
+    print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    os.makedirs(os.path.join(ROOT, "tests", "data"), exist_ok=True)
+    blur_vectors(os.path.join(ROOT, "tests", "data", "blur_vectors.bin"))
+    parity_fixture(f32, os.path.join(ROOT, "tests", "data", "parity_f32.bin"))
+    parity_fixture(i8, os.path.join(ROOT, "tests", "data", "parity_int8.bin"))
+    print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
+
+
+if __name__ == "__main__":
+    main()

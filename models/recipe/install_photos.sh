@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs the training and validation photographs (DESIGN.md §5) from Debian packages. Nothing is downloaded at
+# training time beyond these packages; no photo is committed.
+set -euo pipefail
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers opencv-doc

@@ -1,0 +1,138 @@
+"""L1 training of a cold-diffusion restorer, with EMA weights and checkpoints that resume.
+
+    python models/recipe/train.py --task deblur --out models/work/deblur --steps 40000 [--minutes 70]
+
+Re-running the same command resumes from <out>/last.pt. --minutes stops cleanly (checkpoint written) after that
+much wall time in this run, so a long run can be spread over several sessions. Runs on CUDA when present.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import data  # noqa: E402
+import degrade  # noqa: E402
+from net import ColdUNet, macs_per_pixel, param_count  # noqa: E402
+
+
+def make_batch(crops, n, T, rng, device):
+    x0 = torch.from_numpy(crops.batch(n).astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
+    t = torch.tensor([rng.randint(1, T) for _ in range(n)])
+    xt = degrade.blur_t(x0, t)
+    xt = data.camera_artefacts(xt.permute(0, 2, 3, 1).numpy(), rng)
+    xt = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous()
+    return xt.to(device), t.float().to(device), x0.to(device)
+
+
+def psnr(a, b):
+    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--task", default="deblur", choices=["deblur"])
+    ap.add_argument("--out", default="models/work/deblur")
+    ap.add_argument("--steps", type=int, default=40000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=int, default=96)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: run to --steps)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    os.makedirs(args.out, exist_ok=True)
+    T = degrade.T_BLUR
+    net = ColdUNet(in_ch=3, T=T).to(device)
+    ema = copy.deepcopy(net).eval()
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    step, trained_s = 0, 0.0
+    ck = os.path.join(args.out, "last.pt")
+    rng = random.Random(1)
+    if os.path.exists(ck):
+        st = torch.load(ck, map_location=device, weights_only=False)
+        net.load_state_dict(st["net"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        step, trained_s = st["step"], st["trained_s"]
+        rng.setstate(st["rng"])
+        print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)", flush=True)
+
+    train_photos, val_photos = data.split()
+    crops = data.Crops(train_photos, args.crop, seed=step)
+    val = data.Crops(val_photos, 128, seed=123)
+    vrng = random.Random(7)
+    vx, vt, vy = make_batch(val, 16, T, vrng, device)
+    vt[:] = 12.0  # sigma 3
+    vx = data.camera_artefacts(degrade.blur_t(vy.cpu(), vt.long()).permute(0, 2, 3, 1).numpy(), random.Random(3))
+    vx = torch.from_numpy(vx).permute(0, 3, 1, 2).contiguous().to(device)
+    meta = {
+        "photos_train": len(train_photos),
+        "photos_val": len(val_photos),
+        "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=3, T=T), 3),
+        "params": param_count(net),
+        "batch": args.batch,
+        "crop": args.crop,
+        "device": device,
+        "threads": args.threads,
+    }
+    with open(os.path.join(args.out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(meta), flush=True)
+
+    start = time.time()
+    log = open(os.path.join(args.out, "log.tsv"), "a")
+    run_loss = 0.0
+
+    def save():
+        tmp = ck + ".tmp"
+        torch.save({"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "trained_s": trained_s + time.time() - start, "rng": rng.getstate()}, tmp)
+        os.replace(tmp, ck)
+
+    while step < args.steps:
+        warm = min(1.0, (step + 1) / 300)
+        cos = 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        for g in opt.param_groups:
+            g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
+        xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
+        loss = (net(xt, t) - x0).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + step) / (10 + step))
+            for pe, p in zip(ema.parameters(), net.parameters()):
+                pe.mul_(d).add_(p.detach(), alpha=1 - d)
+        step += 1
+        run_loss += loss.item()
+        if step % 250 == 0:
+            with torch.no_grad():
+                vp = psnr(ema(vx, vt), vy)
+            el = trained_s + time.time() - start
+            line = f"{step}\t{run_loss / 250:.5f}\t{vp:.3f}\t{psnr(vx, vy):.3f}\t{el:.0f}"
+            print(line, flush=True)
+            log.write(line + "\n")
+            log.flush()
+            run_loss = 0.0
+        if step % 1000 == 0:
+            save()
+        if args.minutes and time.time() - start > args.minutes * 60:
+            break
+    save()
+    print(f"stopped at step {step}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

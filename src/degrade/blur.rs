@@ -1,0 +1,105 @@
+//! Gaussian blur as the models were trained on it (models/recipe/degrade.py, DESIGN.md §2): ONE separable
+//! Gaussian of total sigma(t), radius ceil(3 sigma), weights normalised to sum 1, reflect padding (the edge pixel
+//! is not repeated), horizontal pass then vertical. Shared vectors in tests/data prove the two sides agree.
+
+use super::Degradation;
+use crate::planar::Planar;
+
+pub fn kernel_radius(sigma: f32) -> usize {
+    if sigma > 0.0 {
+        (3.0 * sigma as f64).ceil() as usize
+    } else {
+        0
+    }
+}
+
+/// Computed in f64 and rounded once, as numpy does on the Python side.
+pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let r = kernel_radius(sigma) as i64;
+    let s = sigma as f64;
+    let w: Vec<f64> = (-r..=r).map(|k| (-((k * k) as f64) / (2.0 * s * s)).exp()).collect();
+    let sum: f64 = w.iter().sum();
+    w.iter().map(|v| (v / sum) as f32).collect()
+}
+
+/// Mirror index without repeating the edge, folded as often as needed so that any radius works on any size.
+pub fn reflect_index(i: i64, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as i64 - 1);
+    let i = i.rem_euclid(period);
+    (if i < n as i64 { i } else { period - i }) as usize
+}
+
+/// Blurs every channel of `x` with a Gaussian of `sigma` pixels; sigma <= 0 returns a copy.
+pub fn blur(x: &Planar, sigma: f32) -> Planar {
+    if sigma <= 0.0 || !sigma.is_finite() {
+        return x.clone();
+    }
+    let k = gaussian_kernel(sigma);
+    let r = k.len() / 2;
+    let (w, h) = (x.width, x.height);
+    // Index tables once per call: the inner loops then read straight from them.
+    let xi: Vec<usize> = (0..w + 2 * r).map(|i| reflect_index(i as i64 - r as i64, w)).collect();
+    let yi: Vec<usize> = (0..h + 2 * r).map(|i| reflect_index(i as i64 - r as i64, h)).collect();
+    let mut out = Planar::zeros(w, h, x.channels);
+    let mut tmp = vec![0.0f32; w * h];
+    let mut row = vec![0.0f32; w + 2 * r];
+    for c in 0..x.channels {
+        let src = x.plane(c);
+        for y in 0..h {
+            let line = &src[y * w..(y + 1) * w];
+            for (dst, &s) in row.iter_mut().zip(&xi) {
+                *dst = line[s];
+            }
+            for xo in 0..w {
+                let mut acc = 0.0f32;
+                for (kv, v) in k.iter().zip(&row[xo..xo + 2 * r + 1]) {
+                    acc += kv * v;
+                }
+                tmp[y * w + xo] = acc;
+            }
+        }
+        let dst = out.plane_mut(c);
+        for y in 0..h {
+            let o = &mut dst[y * w..(y + 1) * w];
+            for (j, kv) in k.iter().enumerate() {
+                let s = &tmp[yi[y + j] * w..yi[y + j] * w + w];
+                for (ov, sv) in o.iter_mut().zip(s) {
+                    *ov += kv * sv;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The blur degradation of one model: sigma(t) for t = 0..=T, read from the model's metadata.
+#[derive(Clone, Debug)]
+pub struct BlurSchedule {
+    pub sigmas: Vec<f32>,
+}
+
+impl BlurSchedule {
+    pub fn max_t(&self) -> usize {
+        self.sigmas.len() - 1
+    }
+
+    /// The step whose sigma is closest to `severity` (ties go to the milder step).
+    pub fn step_for_severity(&self, severity: f32) -> usize {
+        let mut best = 0;
+        for (t, s) in self.sigmas.iter().enumerate() {
+            if (s - severity).abs() < (self.sigmas[best] - severity).abs() {
+                best = t;
+            }
+        }
+        best
+    }
+}
+
+impl Degradation for BlurSchedule {
+    fn apply(&self, x: &Planar, t: usize) -> Planar {
+        blur(x, self.sigmas[t.min(self.max_t())])
+    }
+}

@@ -1,0 +1,103 @@
+//! Still images in and out: PNG, JPEG and PPM/PGM files, `-` for stdin/stdout, and folders.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use image::{ImageFormat, ImageReader};
+
+use crate::planar::Planar;
+
+/// Largest side accepted from a still image: bigger claims in a header are refused before decoding allocates.
+pub const MAX_SIDE: u32 = 16384;
+
+pub fn is_stdio(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
+    let format = image::guess_format(bytes)
+        .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let img = reader.decode().with_context(|| format!("{name}: cannot decode {format:?} image"))?;
+    let rgb = img.to_rgb8();
+    if rgb.width() == 0 || rgb.height() == 0 {
+        bail!("{name}: image is empty ({}x{})", rgb.width(), rgb.height());
+    }
+    Planar::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
+}
+
+/// Reads an image from a file, or from stdin for `-`; the format comes from the content, not the name.
+pub fn read_image(path: &Path) -> Result<Planar> {
+    let (bytes, name) = if is_stdio(path) {
+        let mut v = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut v).context("reading an image from stdin")?;
+        (v, "stdin".to_string())
+    } else {
+        let v = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        (v, path.display().to_string())
+    };
+    decode(&bytes, &name)
+}
+
+/// The output format from the file extension; stdout gets PNG.
+pub fn format_for(path: &Path) -> Result<ImageFormat> {
+    if is_stdio(path) {
+        return Ok(ImageFormat::Png);
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => Ok(ImageFormat::Png),
+        "jpg" | "jpeg" => Ok(ImageFormat::Jpeg),
+        "ppm" | "pnm" => Ok(ImageFormat::Pnm),
+        _ => bail!("{}: unknown output extension {ext:?} (use .png, .jpg or .ppm)", path.display()),
+    }
+}
+
+pub fn encode(img: &Planar, format: ImageFormat) -> Result<Vec<u8>> {
+    let buf = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.to_rgb8())
+        .context("frame size does not match its buffer")?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    match format {
+        ImageFormat::Jpeg => {
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95).encode_image(&buf)?
+        }
+        _ => buf.write_to(&mut out, format)?,
+    }
+    Ok(out.into_inner())
+}
+
+/// Writes atomically (temporary file, then rename) so a failed run never leaves a half-written output.
+pub fn write_image(img: &Planar, path: &Path) -> Result<()> {
+    let bytes = encode(img, format_for(path)?)?;
+    if is_stdio(path) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes).and_then(|_| out.flush()).context("writing the image to stdout")?;
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!(
+        "{}.part",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+/// Image files in a folder (by extension), sorted by name so runs are reproducible.
+pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if p.is_file() && matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "ppm" | "pnm") {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}

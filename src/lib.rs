@@ -1,0 +1,14 @@
+//! coldframe: cold-diffusion restoration of camera frames on the CPU through tract.
+//!
+//! Frames flow `image_io` -> `pad` -> `sampler` (calling `restorer` and a `degrade` operator) -> `image_io`.
+
+pub mod deblur;
+pub mod degrade;
+pub mod image_io;
+pub mod model_info;
+pub mod models;
+pub mod pad;
+pub mod planar;
+pub mod restorer;
+pub mod run_paths;
+pub mod sampler;

@@ -1,0 +1,142 @@
+//! Flags only: parse, validate through the library, run, and turn errors into one line on stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use argh::FromArgs;
+
+use coldframe::deblur::Deblurrer;
+use coldframe::degrade::blur::blur;
+use coldframe::models::{resolve, DEFAULT_DEBLUR, EMBEDDED};
+use coldframe::restorer::Restorer;
+use coldframe::run_paths::map_paths;
+use coldframe::sampler::Sampler;
+
+#[derive(FromArgs)]
+/// Restores camera frames with cold-diffusion models, on the CPU.
+struct Cli {
+    #[argh(subcommand)]
+    cmd: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Deblur(DeblurArgs),
+    Degrade(DegradeArgs),
+    Models(ModelsArgs),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "deblur")]
+/// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+struct DeblurArgs {
+    /// total Gaussian sigma of the blur in the input, in pixels (default 2; the model card gives the range)
+    #[argh(option, default = "2.0")]
+    severity: f32,
+    /// sampler steps, 1..=T (default: the model's; 1 = one direct prediction, highest PSNR and fastest)
+    #[argh(option)]
+    steps: Option<usize>,
+    /// improved (the paper's Algorithm 2, default) or naive
+    #[argh(option, default = "Sampler::Improved", from_str_fn(parse_sampler))]
+    sampler: Sampler,
+    /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
+    #[argh(option, default = "DEFAULT_DEBLUR.to_string()")]
+    model: String,
+    /// input image, `-` or folder
+    #[argh(positional)]
+    input: PathBuf,
+    /// output image, `-` or folder
+    #[argh(positional)]
+    output: PathBuf,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "degrade")]
+/// Apply a forward degradation D, the same one the models were trained on.
+struct DegradeArgs {
+    #[argh(subcommand)]
+    kind: DegradeKind,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum DegradeKind {
+    Blur(DegradeBlurArgs),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "blur")]
+/// Gaussian blur of a total sigma, reflect padding.
+struct DegradeBlurArgs {
+    /// the Gaussian sigma in pixels, > 0 and at most 64
+    #[argh(option)]
+    severity: f32,
+    /// input image, `-` or folder
+    #[argh(positional)]
+    input: PathBuf,
+    /// output image, `-` or folder
+    #[argh(positional)]
+    output: PathBuf,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "models")]
+/// List the embedded models.
+struct ModelsArgs {}
+
+fn parse_sampler(s: &str) -> Result<Sampler, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn load(model: &str) -> Result<Restorer> {
+    let (bytes, name) = resolve(model)?;
+    Restorer::from_bytes(&bytes, &name)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Command::Deblur(a) => {
+            let mut d = Deblurrer::new(load(&a.model)?)?;
+            let plan = d.plan(a.severity, a.steps, a.sampler)?;
+            map_paths(&a.input, &a.output, |img| d.restore(img, &plan))
+        }
+        Command::Degrade(DegradeArgs { kind: DegradeKind::Blur(a) }) => {
+            if !(a.severity > 0.0 && a.severity <= 64.0) {
+                anyhow::bail!("--severity {} is outside (0, 64] pixels", a.severity);
+            }
+            map_paths(&a.input, &a.output, |img| Ok(blur(img, a.severity)))
+        }
+        Command::Models(_) => {
+            println!("{:<12} {:<7} {:>3} {:>13} {:>6} {:>9} {:>9} {:>9}", "name", "task", "T", "sigma", "stride", "precision", "steps", "size");
+            for m in EMBEDDED {
+                let r = Restorer::from_bytes(m.bytes, m.name)?;
+                let i = &r.info;
+                println!(
+                    "{:<12} {:<7} {:>3} {:>13} {:>6} {:>9} {:>9} {:>7}KiB",
+                    i.name,
+                    i.task.to_string(),
+                    i.max_t(),
+                    format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
+                    i.stride,
+                    i.precision,
+                    i.default_steps,
+                    m.bytes.len() / 1024
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = argh::from_env();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coldframe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! What a coldframe ONNX file says about itself in its `metadata_props` (DESIGN.md §4), checked once at load.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    Deblur,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Deblur => "deblur",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub name: String,
+    pub task: Task,
+    /// sigma(t) for t = 0..=T (deblur).
+    pub sigmas: Vec<f32>,
+    pub stride: usize,
+    pub precision: String,
+    pub default_steps: usize,
+    pub in_channels: usize,
+}
+
+impl ModelInfo {
+    pub fn max_t(&self) -> usize {
+        self.sigmas.len() - 1
+    }
+
+    pub fn from_props(props: &HashMap<String, String>, source: &str) -> Result<Self> {
+        let get = |k: &str| -> Result<&String> {
+            props.get(k).with_context(|| {
+                format!("{source}: not a coldframe model (metadata key {k:?} missing; see DESIGN.md §4)")
+            })
+        };
+        let version = get("coldframe.format")?;
+        if version != FORMAT_VERSION {
+            bail!("{source}: coldframe.format {version:?} is not supported (this binary reads {FORMAT_VERSION:?})");
+        }
+        let task = match get("task")?.as_str() {
+            "deblur" => Task::Deblur,
+            other => bail!("{source}: task {other:?} is not one this binary runs (deblur)"),
+        };
+        let num = |k: &str| -> Result<usize> {
+            let v = get(k)?;
+            v.parse().with_context(|| format!("{source}: metadata {k} = {v:?} is not a whole number"))
+        };
+        let t_max = num("T")?;
+        let sigmas: Vec<f32> = get("sigma_schedule")?
+            .split(',')
+            .map(|s| s.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{source}: sigma_schedule is not a comma-separated list of numbers"))?;
+        if sigmas.len() != t_max + 1 || t_max == 0 {
+            bail!("{source}: sigma_schedule has {} entries, T = {t_max} needs T + 1", sigmas.len());
+        }
+        if sigmas[0] != 0.0 || sigmas.windows(2).any(|w| !(w[1] > w[0])) || sigmas.iter().any(|s| !s.is_finite()) {
+            bail!("{source}: sigma_schedule must start at 0 and increase strictly");
+        }
+        let stride = num("stride")?;
+        if !(1..=64).contains(&stride) {
+            bail!("{source}: stride {stride} is out of range 1..=64");
+        }
+        let default_steps = num("default_steps")?;
+        if default_steps == 0 || default_steps > t_max {
+            bail!("{source}: default_steps {default_steps} is outside 1..={t_max}");
+        }
+        Ok(ModelInfo {
+            name: get("name")?.clone(),
+            task,
+            sigmas,
+            stride,
+            precision: get("precision")?.clone(),
+            default_steps,
+            in_channels: 3,
+        })
+    }
+}

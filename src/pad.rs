@@ -1,0 +1,29 @@
+//! Frames of any size through models that need sides divisible by their stride: reflect-pad the bottom and right
+//! edges up to the next multiple, restore, crop back. Reflection (not zeros) keeps the border statistics the
+//! model saw in training, so the rows next to the pad are not darkened.
+
+use crate::degrade::blur::reflect_index;
+use crate::planar::Planar;
+
+pub fn padded_len(n: usize, stride: usize) -> usize {
+    n.div_ceil(stride) * stride
+}
+
+pub fn reflect_pad_to_stride(x: &Planar, stride: usize) -> Planar {
+    let (w, h) = (padded_len(x.width, stride), padded_len(x.height, stride));
+    if (w, h) == (x.width, x.height) {
+        return x.clone();
+    }
+    let mut out = Planar::zeros(w, h, x.channels);
+    for c in 0..x.channels {
+        let src = x.plane(c);
+        let dst = out.plane_mut(c);
+        for y in 0..h {
+            let sy = reflect_index(y as i64, x.height);
+            for xo in 0..w {
+                dst[y * w + xo] = src[sy * x.width + reflect_index(xo as i64, x.width)];
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,82 @@
+//! The frame type every stage works on: float32 planes in [0, 1], channel-major (the models' NCHW layout
+//! with N = 1), so a frame goes into tract without a reshuffle.
+
+use anyhow::{ensure, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planar {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    /// `channels` planes of `height` rows of `width` samples.
+    pub data: Vec<f32>,
+}
+
+impl Planar {
+    pub fn new(width: usize, height: usize, channels: usize, data: Vec<f32>) -> Result<Self> {
+        ensure!(
+            data.len() == width * height * channels,
+            "frame buffer holds {} samples, a {width}x{height}x{channels} frame needs {}",
+            data.len(),
+            width * height * channels
+        );
+        Ok(Planar { width, height, channels, data })
+    }
+
+    pub fn zeros(width: usize, height: usize, channels: usize) -> Self {
+        Planar { width, height, channels, data: vec![0.0; width * height * channels] }
+    }
+
+    pub fn plane(&self, c: usize) -> &[f32] {
+        let n = self.width * self.height;
+        &self.data[c * n..(c + 1) * n]
+    }
+
+    pub fn plane_mut(&mut self, c: usize) -> &mut [f32] {
+        let n = self.width * self.height;
+        &mut self.data[c * n..(c + 1) * n]
+    }
+
+    /// Interleaved 8-bit RGB (`channels` = 3) to planes.
+    pub fn from_rgb8(width: usize, height: usize, rgb: &[u8]) -> Result<Self> {
+        let n = width * height;
+        ensure!(rgb.len() == n * 3, "RGB buffer holds {} bytes, {width}x{height} needs {}", rgb.len(), n * 3);
+        let mut data = vec![0.0f32; n * 3];
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                data[c * n + i] = px[c] as f32 / 255.0;
+            }
+        }
+        Ok(Planar { width, height, channels: 3, data })
+    }
+
+    /// Planes to interleaved 8-bit RGB, rounding to nearest and clamping (NaN becomes 0).
+    pub fn to_rgb8(&self) -> Vec<u8> {
+        let n = self.width * self.height;
+        let mut out = vec![0u8; n * 3];
+        for i in 0..n {
+            for c in 0..3 {
+                out[i * 3 + c] = to_u8(self.data[c * n + i]);
+            }
+        }
+        out
+    }
+
+    /// Copies the top-left `width` x `height` window.
+    pub fn crop(&self, width: usize, height: usize) -> Planar {
+        debug_assert!(width <= self.width && height <= self.height);
+        let mut data = Vec::with_capacity(width * height * self.channels);
+        for c in 0..self.channels {
+            let p = self.plane(c);
+            for y in 0..height {
+                data.extend_from_slice(&p[y * self.width..y * self.width + width]);
+            }
+        }
+        Planar { width, height, channels: self.channels, data }
+    }
+}
+
+pub fn to_u8(v: f32) -> u8 {
+    // `as` saturates and maps NaN to 0, which is what a frame writer wants.
+    (v * 255.0).round().clamp(0.0, 255.0) as u8
+}

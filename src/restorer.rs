@@ -1,0 +1,104 @@
+//! The restorer R(x_t, t) -> x0 through tract. Every tract call of the crate lives here (DESIGN.md §7: the inner
+//! crates are unstable surface, so an upgrade touches one file).
+//!
+//! A model is parsed once; a plan is optimised for each concrete frame size the first time it is seen and cached
+//! (symbolic H/W does not survive tract's U-Net skip concatenations).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use tract_onnx::prelude::*;
+
+use crate::model_info::ModelInfo;
+use crate::planar::Planar;
+use crate::sampler::Restore;
+
+type Plan = Arc<TypedRunnableModel>;
+
+pub struct Restorer {
+    pub info: ModelInfo,
+    model: InferenceModel,
+    plans: HashMap<(usize, usize), Plan>,
+}
+
+impl Restorer {
+    /// Parses an ONNX file's bytes; `source` names it in errors.
+    pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
+        // Files from torch's dynamo exporter and onnxruntime's quantizer load only without value_info.
+        let model = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_read(&mut &*bytes)
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("{source}: not a loadable ONNX model"))?;
+        let props: HashMap<String, String> = model
+            .properties
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix("onnx.metadata_props.")?;
+                let val = v.try_as_plain_ram().ok()?.to_scalar::<String>().ok()?.clone();
+                Some((key.to_string(), val))
+            })
+            .collect();
+        let info = ModelInfo::from_props(&props, source)?;
+        let inputs = model.input_outlets().map_err(|e| anyhow!("{e}"))?.len();
+        if inputs != 2 {
+            bail!("{source}: expected 2 inputs (image, t), the model has {inputs}");
+        }
+        Ok(Restorer { info, model, plans: HashMap::new() })
+    }
+
+    fn plan(&mut self, width: usize, height: usize) -> Result<Plan> {
+        if let Some(p) = self.plans.get(&(width, height)) {
+            return Ok(p.clone());
+        }
+        let c = self.info.in_channels;
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact([1, c, height, width]).into())
+            .and_then(|m| m.with_input_fact(1, f32::fact([1]).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("model {}: cannot build a plan for {width}x{height}", self.info.name))?;
+        self.plans.insert((width, height), plan.clone());
+        Ok(plan)
+    }
+
+    /// Number of frame sizes planned so far (each costs an optimisation pass once).
+    pub fn planned_sizes(&self) -> usize {
+        self.plans.len()
+    }
+}
+
+impl Restore for Restorer {
+    /// One network call. The frame's sides must be multiples of the model's stride (see `pad`).
+    fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
+        let s = self.info.stride;
+        ensure!(
+            x.width % s == 0 && x.height % s == 0,
+            "frame {}x{} is not a multiple of the model stride {s}",
+            x.width,
+            x.height
+        );
+        ensure!(x.channels == self.info.in_channels, "model takes {} channels, frame has {}", self.info.in_channels, x.channels);
+        let plan = self.plan(x.width, x.height)?;
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data).map_err(|e| anyhow!("{e}"))?;
+        let step = Tensor::from_shape(&[1], &[t as f32]).map_err(|e| anyhow!("{e}"))?;
+        let out = plan
+            .run(tvec!(image.into(), step.into()))
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("model {} failed on a {}x{} frame", self.info.name, x.width, x.height))?;
+        let y = out[0].to_plain_array_view::<f32>().map_err(|e| anyhow!("{e}"))?;
+        ensure!(
+            y.shape() == [1, 3, x.height, x.width],
+            "model {} returned shape {:?}, expected [1, 3, {}, {}]",
+            self.info.name,
+            y.shape(),
+            x.height,
+            x.width
+        );
+        Planar::new(x.width, x.height, 3, y.iter().copied().collect())
+    }
+}

@@ -1,0 +1,130 @@
+//! The tract restorer against onnxruntime, and the sampler's contract, on the shipped model files.
+
+mod common;
+
+use coldframe::deblur::Deblurrer;
+use coldframe::degrade::blur::BlurSchedule;
+use coldframe::models::resolve;
+use coldframe::restorer::Restorer;
+use coldframe::sampler::{sample, Restore, Sampler};
+use common::{max_abs_diff, Reader};
+
+fn restorer(name: &str) -> Restorer {
+    let (bytes, name) = resolve(name).unwrap();
+    Restorer::from_bytes(&bytes, &name).unwrap()
+}
+
+fn parity(model: &str, fixture: &str, tol: f32) {
+    let mut r = Reader::open(fixture);
+    let t = r.f32() as usize;
+    let x = r.frame();
+    let expected = r.frame();
+    let got = restorer(model).predict(&x, t).unwrap();
+    let d = max_abs_diff(&got, &expected);
+    eprintln!("{model}: tract vs onnxruntime max abs diff {d}");
+    assert!(d <= tol, "{model}: tract differs from onnxruntime by {d} (allowed {tol})");
+}
+
+#[test]
+fn f32_model_matches_onnxruntime() {
+    // Same float graph, other summation order: well under 1/10 of an 8-bit level.
+    parity("deblur-f32", "parity_f32.bin", 1e-4);
+}
+
+#[test]
+fn int8_model_matches_onnxruntime() {
+    // onnxruntime fuses the QDQ pairs into integer convolutions while tract dequantizes and convolves in float:
+    // an activation that lands on a rounding edge moves by one quantization step and that carries to the output.
+    // Allowed: 3 8-bit levels at the worst pixel.
+    parity("deblur-int8", "parity_int8.bin", 3.0 / 255.0);
+}
+
+fn fixture_input() -> (coldframe::planar::Planar, usize) {
+    let mut r = Reader::open("parity_f32.bin");
+    let t = r.f32() as usize;
+    (r.frame(), t)
+}
+
+#[test]
+fn one_step_equals_one_direct_prediction_for_both_samplers() {
+    let (x, t) = fixture_input();
+    let mut r = restorer("deblur-f32");
+    let schedule = BlurSchedule { sigmas: r.info.sigmas.clone() };
+    let direct = r.predict(&x, t).unwrap();
+    for s in [Sampler::Improved, Sampler::Naive] {
+        let y = sample(&mut r, &schedule, &x, t, 1, s).unwrap();
+        assert_eq!(y, direct, "{s:?}");
+    }
+}
+
+#[test]
+fn sampling_from_step_zero_returns_the_input() {
+    let (x, _) = fixture_input();
+    let mut r = restorer("deblur-f32");
+    let schedule = BlurSchedule { sigmas: r.info.sigmas.clone() };
+    assert_eq!(sample(&mut r, &schedule, &x, 0, 4, Sampler::Improved).unwrap(), x);
+}
+
+#[test]
+fn same_input_same_output_bit_for_bit() {
+    let (x, t) = fixture_input();
+    let run = |model: &str| {
+        let mut d = Deblurrer::new(restorer(model)).unwrap();
+        let plan = d.plan(d.schedule.sigmas[t], Some(4), Sampler::Improved).unwrap();
+        let a = d.restore(&x, &plan).unwrap();
+        // again on the same instance (cached plan) and on a fresh one
+        let b = d.restore(&x, &plan).unwrap();
+        (a, b)
+    };
+    for model in ["deblur-f32", "deblur-int8"] {
+        let (a1, b1) = run(model);
+        let (a2, _) = run(model);
+        assert!(a1.data.iter().zip(&b1.data).all(|(p, q)| p.to_bits() == q.to_bits()), "{model}");
+        assert!(a1.data.iter().zip(&a2.data).all(|(p, q)| p.to_bits() == q.to_bits()), "{model}");
+    }
+}
+
+#[test]
+fn improved_and_naive_samplers_differ_after_several_steps() {
+    // Guards against a sampler flag that is parsed but ignored.
+    let (x, t) = fixture_input();
+    let mut r = restorer("deblur-f32");
+    let schedule = BlurSchedule { sigmas: r.info.sigmas.clone() };
+    let a = sample(&mut r, &schedule, &x, t, 4, Sampler::Improved).unwrap();
+    let b = sample(&mut r, &schedule, &x, t, 4, Sampler::Naive).unwrap();
+    assert!(max_abs_diff(&a, &b) > 1e-4);
+}
+
+#[test]
+fn any_frame_size_comes_back_at_its_own_size() {
+    let mut d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let plan = d.plan(2.0, Some(2), Sampler::Improved).unwrap();
+    for (w, h) in [(1, 1), (7, 3), (33, 17), (64, 48)] {
+        let x = coldframe::planar::Planar::new(w, h, 3, vec![0.5; w * h * 3]).unwrap();
+        let y = d.restore(&x, &plan).unwrap();
+        assert_eq!((y.width, y.height, y.channels), (w, h, 3));
+        assert!(y.data.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+    }
+}
+
+#[test]
+fn requests_outside_the_model_are_refused_with_the_valid_range() {
+    let d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let max_sigma = *d.schedule.sigmas.last().unwrap();
+    for sev in [0.0, -1.0, f32::NAN, max_sigma + 0.01, f32::INFINITY] {
+        let e = d.plan(sev, None, Sampler::Improved).unwrap_err().to_string();
+        assert!(e.contains("--severity") && e.contains(&max_sigma.to_string()), "{e}");
+    }
+    let t = d.schedule.sigmas.len() - 1;
+    for steps in [0, t + 1] {
+        let e = d.plan(2.0, Some(steps), Sampler::Improved).unwrap_err().to_string();
+        assert!(e.contains("--steps") && e.contains(&format!("1..={t}")), "{e}");
+    }
+}
+
+#[test]
+fn steps_are_capped_at_the_start_step() {
+    let d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let p = d.plan(d.schedule.sigmas[2], Some(10), Sampler::Improved).unwrap();
+    assert_eq!((p.t_star, p.steps), (2, 2));
+}
