@@ -1,1 +1,70 @@
-fn main(){}
+//! Per-step latency of the embedded restorers through tract, one thread, at 256x256 and 640x480.
+//!
+//!     cargo bench --bench step_latency            # table on stdout
+//!     python3 benches/compare_ort.py              # the same, side by side with onnxruntime, and ratios
+//!
+//! One step = one network call on a frame of that size (what each sampler step costs; the blur of the improved
+//! sampler is timed separately). The plan is built and run once before timing. Reports the median of
+//! COLDFRAME_BENCH_ITERS runs (default 15) and the multiply-adds per second it implies.
+
+use std::time::Instant;
+
+use coldframe::degrade::blur::blur;
+use coldframe::models::{resolve, EMBEDDED};
+use coldframe::planar::Planar;
+use coldframe::restorer::Restorer;
+use coldframe::sampler::Restore;
+
+/// The benchmark frame; benches/compare_ort.py builds the same one.
+pub fn frame(w: usize, h: usize) -> Planar {
+    let mut data = vec![0.0f32; 3 * w * h];
+    for c in 0..3 {
+        for y in 0..h {
+            for x in 0..w {
+                data[(c * h + y) * w + x] = ((x * 7 + y * 13 + c * 29) % 256) as f32 / 255.0;
+            }
+        }
+    }
+    Planar::new(w, h, 3, data).expect("sizes match")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let iters: usize = std::env::var("COLDFRAME_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    println!("engine\tmodel\tsize\tms_per_step\tgmac_per_s");
+    for m in EMBEDDED {
+        let (bytes, name) = resolve(m.name)?;
+        let mut r = Restorer::from_bytes(&bytes, &name)?;
+        for (w, h) in [(256, 256), (640, 480)] {
+            let x = frame(w, h);
+            r.predict(&x, 12)?;
+            let times: Vec<f64> = (0..iters)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    std::hint::black_box(r.predict(&x, 12).expect("bench frame runs"));
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            let ms = median(times);
+            let gmacs = r.info.macs_per_pixel * (w * h) as f64 / (ms * 1e-3) / 1e9;
+            println!("tract\t{}\t{w}x{h}\t{ms:.2}\t{gmacs:.2}", m.name);
+        }
+    }
+    let x = frame(640, 480);
+    let times: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t0 = Instant::now();
+            std::hint::black_box(blur(&x, 3.0));
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!("rust\tblur-sigma3\t640x480\t{:.2}\t-", median(times));
+    Ok(())
+}

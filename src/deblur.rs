@@ -25,14 +25,25 @@ pub struct DeblurPlan {
 impl Deblurrer {
     pub fn new(restorer: Restorer) -> Result<Self> {
         if restorer.info.task != Task::Deblur {
-            bail!("model {} is a {} model, not a deblurring one", restorer.info.name, restorer.info.task);
+            bail!(
+                "model {} is a {} model, not a deblurring one",
+                restorer.info.name,
+                restorer.info.task
+            );
         }
-        let schedule = BlurSchedule { sigmas: restorer.info.sigmas.clone() };
+        let schedule = BlurSchedule {
+            sigmas: restorer.info.sigmas.clone(),
+        };
         Ok(Deblurrer { restorer, schedule })
     }
 
     /// Valid severities are (0, sigma(T)]; steps 1..=T (default: the model's card value).
-    pub fn plan(&self, severity: f32, steps: Option<usize>, sampler: Sampler) -> Result<DeblurPlan> {
+    pub fn plan(
+        &self,
+        severity: f32,
+        steps: Option<usize>,
+        sampler: Sampler,
+    ) -> Result<DeblurPlan> {
         let max_t = self.schedule.max_t();
         let max_sigma = self.schedule.sigmas[max_t];
         if !severity.is_finite() || severity <= 0.0 || severity > max_sigma {
@@ -44,15 +55,29 @@ impl Deblurrer {
         }
         let steps = steps.unwrap_or(self.restorer.info.default_steps);
         if steps == 0 || steps > max_t {
-            bail!("--steps {steps} is outside 1..={max_t} (T of model {})", self.restorer.info.name);
+            bail!(
+                "--steps {steps} is outside 1..={max_t} (T of model {})",
+                self.restorer.info.name
+            );
         }
         let t_star = self.schedule.step_for_severity(severity).max(1);
-        Ok(DeblurPlan { t_star, steps: steps.min(t_star), sampler })
+        Ok(DeblurPlan {
+            t_star,
+            steps: steps.min(t_star),
+            sampler,
+        })
     }
 
     pub fn restore(&mut self, img: &Planar, plan: &DeblurPlan) -> Result<Planar> {
         let padded = reflect_pad_to_stride(img, self.restorer.info.stride);
-        let out = sample(&mut self.restorer, &self.schedule, &padded, plan.t_star, plan.steps, plan.sampler)?;
+        let out = sample(
+            &mut self.restorer,
+            &self.schedule,
+            &padded,
+            plan.t_star,
+            plan.steps,
+            plan.sampler,
+        )?;
         Ok(out.crop(img.width, img.height))
     }
 }

@@ -11,8 +11,12 @@ use crate::planar::Planar;
 /// Largest side accepted from a still image: bigger claims in a header are refused before decoding allocates.
 pub const MAX_SIDE: u32 = 16384;
 
+/// argh takes any argument that starts with `-` for a flag, so `main` hands a bare `-` over under this name.
+pub const STDIO_ARG: &str = "<stdio>";
+
+/// `-` (or its stand-in from `main`) means stdin for an input and stdout for an output.
 pub fn is_stdio(p: &Path) -> bool {
-    p.as_os_str() == "-"
+    p.as_os_str() == "-" || p.as_os_str() == STDIO_ARG
 }
 
 fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
@@ -24,7 +28,9 @@ fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(1 << 30);
     reader.limits(limits);
-    let img = reader.decode().with_context(|| format!("{name}: cannot decode {format:?} image"))?;
+    let img = reader
+        .decode()
+        .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
     let rgb = img.to_rgb8();
     if rgb.width() == 0 || rgb.height() == 0 {
         bail!("{name}: image is empty ({}x{})", rgb.width(), rgb.height());
@@ -36,7 +42,10 @@ fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
 pub fn read_image(path: &Path) -> Result<Planar> {
     let (bytes, name) = if is_stdio(path) {
         let mut v = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut v).context("reading an image from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut v)
+            .context("reading an image from stdin")?;
         (v, "stdin".to_string())
     } else {
         let v = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -50,12 +59,19 @@ pub fn format_for(path: &Path) -> Result<ImageFormat> {
     if is_stdio(path) {
         return Ok(ImageFormat::Png);
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "png" => Ok(ImageFormat::Png),
         "jpg" | "jpeg" => Ok(ImageFormat::Jpeg),
         "ppm" | "pnm" => Ok(ImageFormat::Pnm),
-        _ => bail!("{}: unknown output extension {ext:?} (use .png, .jpg or .ppm)", path.display()),
+        _ => bail!(
+            "{}: unknown output extension {ext:?} (use .png, .jpg or .ppm)",
+            path.display()
+        ),
     }
 }
 
@@ -77,7 +93,9 @@ pub fn write_image(img: &Planar, path: &Path) -> Result<()> {
     let bytes = encode(img, format_for(path)?)?;
     if is_stdio(path) {
         let mut out = std::io::stdout().lock();
-        out.write_all(&bytes).and_then(|_| out.flush()).context("writing the image to stdout")?;
+        out.write_all(&bytes)
+            .and_then(|_| out.flush())
+            .context("writing the image to stdout")?;
         return Ok(());
     }
     let tmp = path.with_extension(format!(
@@ -85,15 +103,22 @@ pub fn write_image(img: &Planar, path: &Path) -> Result<()> {
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
     std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 /// Image files in a folder (by extension), sorted by name so runs are reproducible.
 pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let p = e.with_context(|| format!("cannot list {}", dir.display()))?.path();
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let p = e
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if p.is_file() && matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "ppm" | "pnm") {
             v.push(p);
         }

@@ -8,7 +8,8 @@ use argh::FromArgs;
 
 use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::blur;
-use coldframe::models::{resolve, DEFAULT_DEBLUR, EMBEDDED};
+use coldframe::image_io::STDIO_ARG;
+use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR};
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::map_paths;
 use coldframe::sampler::Sampler;
@@ -102,36 +103,53 @@ fn run(cli: Cli) -> Result<()> {
             let plan = d.plan(a.severity, a.steps, a.sampler)?;
             map_paths(&a.input, &a.output, |img| d.restore(img, &plan))
         }
-        Command::Degrade(DegradeArgs { kind: DegradeKind::Blur(a) }) => {
+        Command::Degrade(DegradeArgs {
+            kind: DegradeKind::Blur(a),
+        }) => {
             if !(a.severity > 0.0 && a.severity <= 64.0) {
                 anyhow::bail!("--severity {} is outside (0, 64] pixels", a.severity);
             }
             map_paths(&a.input, &a.output, |img| Ok(blur(img, a.severity)))
         }
         Command::Models(_) => {
-            println!("{:<12} {:<7} {:>3} {:>13} {:>6} {:>9} {:>9} {:>9}", "name", "task", "T", "sigma", "stride", "precision", "steps", "size");
-            for m in EMBEDDED {
-                let r = Restorer::from_bytes(m.bytes, m.name)?;
-                let i = &r.info;
-                println!(
-                    "{:<12} {:<7} {:>3} {:>13} {:>6} {:>9} {:>9} {:>7}KiB",
-                    i.name,
-                    i.task.to_string(),
-                    i.max_t(),
-                    format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
-                    i.stride,
-                    i.precision,
-                    i.default_steps,
-                    m.bytes.len() / 1024
-                );
-            }
+            print!("{}", describe_embedded()?);
             Ok(())
         }
     }
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!("coldframe: argument {bad:?} is not valid UTF-8");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rest: Vec<&str> = args
+        .iter()
+        .map(|a| if a == "-" { STDIO_ARG } else { a.as_str() })
+        .collect();
+    let cli = match Cli::from_args(&["coldframe"], &rest) {
+        Ok(cli) => cli,
+        Err(early) => {
+            // --help goes to stdout with success; a bad flag is one line on stderr and a failure.
+            return if early.status.is_ok() {
+                println!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "coldframe: {} (see coldframe --help)",
+                    early.output.trim_end().replace('\n', " ")
+                );
+                ExitCode::FAILURE
+            };
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

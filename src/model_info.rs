@@ -29,6 +29,8 @@ pub struct ModelInfo {
     pub precision: String,
     pub default_steps: usize,
     pub in_channels: usize,
+    /// Convolution multiply-adds per frame pixel for one step, as the recipe counted them.
+    pub macs_per_pixel: f64,
 }
 
 impl ModelInfo {
@@ -52,18 +54,27 @@ impl ModelInfo {
         };
         let num = |k: &str| -> Result<usize> {
             let v = get(k)?;
-            v.parse().with_context(|| format!("{source}: metadata {k} = {v:?} is not a whole number"))
+            v.parse()
+                .with_context(|| format!("{source}: metadata {k} = {v:?} is not a whole number"))
         };
         let t_max = num("T")?;
         let sigmas: Vec<f32> = get("sigma_schedule")?
             .split(',')
             .map(|s| s.trim().parse::<f32>())
             .collect::<Result<_, _>>()
-            .with_context(|| format!("{source}: sigma_schedule is not a comma-separated list of numbers"))?;
+            .with_context(|| {
+                format!("{source}: sigma_schedule is not a comma-separated list of numbers")
+            })?;
         if sigmas.len() != t_max + 1 || t_max == 0 {
-            bail!("{source}: sigma_schedule has {} entries, T = {t_max} needs T + 1", sigmas.len());
+            bail!(
+                "{source}: sigma_schedule has {} entries, T = {t_max} needs T + 1",
+                sigmas.len()
+            );
         }
-        if sigmas[0] != 0.0 || sigmas.windows(2).any(|w| !(w[1] > w[0])) || sigmas.iter().any(|s| !s.is_finite()) {
+        if sigmas[0] != 0.0
+            || sigmas.windows(2).any(|w| w[1] <= w[0])
+            || sigmas.iter().any(|s| !s.is_finite())
+        {
             bail!("{source}: sigma_schedule must start at 0 and increase strictly");
         }
         let stride = num("stride")?;
@@ -82,6 +93,9 @@ impl ModelInfo {
             precision: get("precision")?.clone(),
             default_steps,
             in_channels: 3,
+            macs_per_pixel: get("macs_per_pixel")?
+                .parse()
+                .with_context(|| format!("{source}: metadata macs_per_pixel is not a number"))?,
         })
     }
 }

@@ -11,8 +11,14 @@ pub struct Embedded {
 }
 
 pub const EMBEDDED: &[Embedded] = &[
-    Embedded { name: "deblur-f32", bytes: include_bytes!("../models/deblur-f32.onnx") },
-    Embedded { name: "deblur-int8", bytes: include_bytes!("../models/deblur-int8.onnx") },
+    Embedded {
+        name: "deblur-f32",
+        bytes: include_bytes!("../models/deblur-f32.onnx"),
+    },
+    Embedded {
+        name: "deblur-int8",
+        bytes: include_bytes!("../models/deblur-int8.onnx"),
+    },
 ];
 
 /// Chosen by the rule of models/deblur.md: the int8 model only if it is within 0.3 dB of the f32 one and at
@@ -26,9 +32,45 @@ pub fn resolve(name_or_path: &str) -> Result<(Cow<'static, [u8]>, String)> {
     }
     let p = Path::new(name_or_path);
     if p.extension().is_some_and(|e| e == "onnx") || p.exists() {
-        let bytes = std::fs::read(p).with_context(|| format!("cannot read model file {}", p.display()))?;
+        let bytes =
+            std::fs::read(p).with_context(|| format!("cannot read model file {}", p.display()))?;
         return Ok((Cow::Owned(bytes), p.display().to_string()));
     }
     let names: Vec<&str> = EMBEDDED.iter().map(|m| m.name).collect();
-    bail!("unknown model {name_or_path:?}: not an embedded model ({}) nor an existing .onnx file", names.join(", "))
+    bail!(
+        "unknown model {name_or_path:?}: not an embedded model ({}) nor an existing .onnx file",
+        names.join(", ")
+    )
+}
+
+/// The `coldframe models` table: what each embedded model is, read from its own metadata.
+pub fn describe_embedded() -> Result<String> {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{:<12} {:<7} {:>3} {:>9} {:>6} {:>9} {:>13} {:>7} {:>8}\n",
+        "name", "task", "T", "sigma", "stride", "precision", "default_steps", "MAC/px", "size"
+    );
+    for m in EMBEDDED {
+        let i = crate::restorer::Restorer::from_bytes(m.bytes, m.name)?.info;
+        let default = if m.name == DEFAULT_DEBLUR {
+            " (default)"
+        } else {
+            ""
+        };
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{:<12} {:<7} {:>3} {:>9} {:>6} {:>9} {:>13} {:>7.0} {:>5}KiB{default}",
+            i.name,
+            i.task.to_string(),
+            i.max_t(),
+            format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
+            i.stride,
+            i.precision,
+            i.default_steps,
+            i.macs_per_pixel,
+            m.bytes.len() / 1024
+        );
+    }
+    Ok(out)
 }

@@ -20,11 +20,21 @@ impl Planar {
             data.len(),
             width * height * channels
         );
-        Ok(Planar { width, height, channels, data })
+        Ok(Planar {
+            width,
+            height,
+            channels,
+            data,
+        })
     }
 
     pub fn zeros(width: usize, height: usize, channels: usize) -> Self {
-        Planar { width, height, channels, data: vec![0.0; width * height * channels] }
+        Planar {
+            width,
+            height,
+            channels,
+            data: vec![0.0; width * height * channels],
+        }
     }
 
     pub fn plane(&self, c: usize) -> &[f32] {
@@ -40,14 +50,24 @@ impl Planar {
     /// Interleaved 8-bit RGB (`channels` = 3) to planes.
     pub fn from_rgb8(width: usize, height: usize, rgb: &[u8]) -> Result<Self> {
         let n = width * height;
-        ensure!(rgb.len() == n * 3, "RGB buffer holds {} bytes, {width}x{height} needs {}", rgb.len(), n * 3);
+        ensure!(
+            rgb.len() == n * 3,
+            "RGB buffer holds {} bytes, {width}x{height} needs {}",
+            rgb.len(),
+            n * 3
+        );
         let mut data = vec![0.0f32; n * 3];
         for (i, px) in rgb.chunks_exact(3).enumerate() {
             for c in 0..3 {
                 data[c * n + i] = px[c] as f32 / 255.0;
             }
         }
-        Ok(Planar { width, height, channels: 3, data })
+        Ok(Planar {
+            width,
+            height,
+            channels: 3,
+            data,
+        })
     }
 
     /// Planes to interleaved 8-bit RGB, rounding to nearest and clamping (NaN becomes 0).
@@ -72,7 +92,12 @@ impl Planar {
                 data.extend_from_slice(&p[y * self.width..y * self.width + width]);
             }
         }
-        Planar { width, height, channels: self.channels, data }
+        Planar {
+            width,
+            height,
+            channels: self.channels,
+            data,
+        }
     }
 }
 

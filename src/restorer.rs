@@ -36,7 +36,12 @@ impl Restorer {
             .iter()
             .filter_map(|(k, v)| {
                 let key = k.strip_prefix("onnx.metadata_props.")?;
-                let val = v.try_as_plain_ram().ok()?.to_scalar::<String>().ok()?.clone();
+                let val = v
+                    .try_as_plain_ram()
+                    .ok()?
+                    .to_scalar::<String>()
+                    .ok()?
+                    .clone();
                 Some((key.to_string(), val))
             })
             .collect();
@@ -45,7 +50,11 @@ impl Restorer {
         if inputs != 2 {
             bail!("{source}: expected 2 inputs (image, t), the model has {inputs}");
         }
-        Ok(Restorer { info, model, plans: HashMap::new() })
+        Ok(Restorer {
+            info,
+            model,
+            plans: HashMap::new(),
+        })
     }
 
     fn plan(&mut self, width: usize, height: usize) -> Result<Plan> {
@@ -61,7 +70,12 @@ impl Restorer {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("model {}: cannot build a plan for {width}x{height}", self.info.name))?;
+            .with_context(|| {
+                format!(
+                    "model {}: cannot build a plan for {width}x{height}",
+                    self.info.name
+                )
+            })?;
         self.plans.insert((width, height), plan.clone());
         Ok(plan)
     }
@@ -77,20 +91,33 @@ impl Restore for Restorer {
     fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
         let s = self.info.stride;
         ensure!(
-            x.width % s == 0 && x.height % s == 0,
+            x.width.is_multiple_of(s) && x.height.is_multiple_of(s),
             "frame {}x{} is not a multiple of the model stride {s}",
             x.width,
             x.height
         );
-        ensure!(x.channels == self.info.in_channels, "model takes {} channels, frame has {}", self.info.in_channels, x.channels);
+        ensure!(
+            x.channels == self.info.in_channels,
+            "model takes {} channels, frame has {}",
+            self.info.in_channels,
+            x.channels
+        );
         let plan = self.plan(x.width, x.height)?;
-        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data).map_err(|e| anyhow!("{e}"))?;
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)
+            .map_err(|e| anyhow!("{e}"))?;
         let step = Tensor::from_shape(&[1], &[t as f32]).map_err(|e| anyhow!("{e}"))?;
         let out = plan
             .run(tvec!(image.into(), step.into()))
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("model {} failed on a {}x{} frame", self.info.name, x.width, x.height))?;
-        let y = out[0].to_plain_array_view::<f32>().map_err(|e| anyhow!("{e}"))?;
+            .with_context(|| {
+                format!(
+                    "model {} failed on a {}x{} frame",
+                    self.info.name, x.width, x.height
+                )
+            })?;
+        let y = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| anyhow!("{e}"))?;
         ensure!(
             y.shape() == [1, 3, x.height, x.width],
             "model {} returned shape {:?}, expected [1, 3, {}, {}]",

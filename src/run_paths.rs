@@ -9,23 +9,38 @@ use crate::image_io::{images_in, is_stdio, read_image, write_image};
 use crate::planar::Planar;
 
 /// A folder run restores every image it can, reports each failure on stderr, and fails at the end if any did.
-pub fn map_paths(input: &Path, output: &Path, mut op: impl FnMut(&Planar) -> Result<Planar>) -> Result<()> {
+pub fn map_paths(
+    input: &Path,
+    output: &Path,
+    mut op: impl FnMut(&Planar) -> Result<Planar>,
+) -> Result<()> {
     if !is_stdio(input) && input.is_dir() {
         return map_folder(input, output, op);
     }
     if !is_stdio(output) && output.is_dir() {
-        bail!("{} is a folder: give an output file, or a folder as input", output.display());
+        bail!(
+            "{} is a folder: give an output file, or a folder as input",
+            output.display()
+        );
     }
     let img = read_image(input)?;
     let out = op(&img).with_context(|| format!("restoring {}", input.display()))?;
     write_image(&out, output)
 }
 
-fn map_folder(input: &Path, output: &Path, mut op: impl FnMut(&Planar) -> Result<Planar>) -> Result<()> {
+fn map_folder(
+    input: &Path,
+    output: &Path,
+    mut op: impl FnMut(&Planar) -> Result<Planar>,
+) -> Result<()> {
     if is_stdio(output) || output.is_file() {
-        bail!("input {} is a folder, so the output must be a folder too", input.display());
+        bail!(
+            "input {} is a folder, so the output must be a folder too",
+            input.display()
+        );
     }
-    std::fs::create_dir_all(output).with_context(|| format!("cannot create {}", output.display()))?;
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
     let files = images_in(input)?;
     if files.is_empty() {
         bail!("{} holds no .png, .jpg or .ppm images", input.display());
@@ -40,7 +55,9 @@ fn map_folder(input: &Path, output: &Path, mut op: impl FnMut(&Planar) -> Result
         // `images_in` only returns entries with a file name.
         let name = f.file_name().unwrap_or_default();
         bar.set_message(name.to_string_lossy().into_owned());
-        let res = read_image(f).and_then(|img| op(&img)).and_then(|out| write_image(&out, &output.join(name)));
+        let res = read_image(f)
+            .and_then(|img| op(&img))
+            .and_then(|out| write_image(&out, &output.join(name)));
         if let Err(e) = res {
             bar.suspend(|| eprintln!("coldframe: {}: {e:#}", f.display()));
             failed.push(f.display().to_string());
@@ -49,7 +66,12 @@ fn map_folder(input: &Path, output: &Path, mut op: impl FnMut(&Planar) -> Result
     }
     bar.finish_and_clear();
     if !failed.is_empty() {
-        bail!("{} of {} images failed: {}", failed.len(), files.len(), failed.join(", "));
+        bail!(
+            "{} of {} images failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }

@@ -36,8 +36,9 @@ pub trait Restore {
 /// `t_star = t_0 > t_1 > ... > t_S = 0`, evenly strided and rounded; S is capped at t* (one unit per step).
 pub fn schedule(t_star: usize, steps: usize) -> Vec<usize> {
     let s = steps.clamp(1, t_star.max(1));
-    let mut ts: Vec<usize> =
-        (0..=s).map(|k| ((t_star * (s - k)) as f64 / s as f64).round() as usize).collect();
+    let mut ts: Vec<usize> = (0..=s)
+        .map(|k| ((t_star * (s - k)) as f64 / s as f64).round() as usize)
+        .collect();
     ts.dedup();
     ts
 }
@@ -114,22 +115,34 @@ mod tests {
     }
 
     fn frame() -> Planar {
-        let data = (0..3 * 24 * 16).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        let data = (0..3 * 24 * 16)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
         Planar::new(24, 16, 3, data).unwrap()
     }
 
     #[test]
     fn with_a_perfect_restorer_the_improved_sampler_walks_down_the_degradation() {
         let x0 = frame();
-        let d = BlurSchedule { sigmas: (0..=10).map(|t| t as f32 * 0.4).collect() };
-        let mut r = Oracle { x0: x0.clone(), seen: vec![] };
+        let d = BlurSchedule {
+            sigmas: (0..=10).map(|t| t as f32 * 0.4).collect(),
+        };
+        let mut r = Oracle {
+            x0: x0.clone(),
+            seen: vec![],
+        };
         let out = sample(&mut r, &d, &d.apply(&x0, 10), 10, 5, Sampler::Improved).unwrap();
         assert_eq!(out, x0);
         let ts: Vec<usize> = r.seen.iter().map(|(t, _)| *t).collect();
         assert_eq!(ts, vec![10, 8, 6, 4, 2]);
         for (t, x) in &r.seen {
             let want = d.apply(&x0, *t);
-            let diff = x.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let diff = x
+                .data
+                .iter()
+                .zip(&want.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
             assert!(diff < 1e-5, "state at t={t} is {diff} away from D(x0, t)");
         }
     }
@@ -139,15 +152,26 @@ mod tests {
         // The input carries an offset that D(x0, t) does not: Algorithm 2 carries it along to the last model
         // call, Algorithm 1 replaces the state by D(x0, t) at once.
         let x0 = frame();
-        let d = BlurSchedule { sigmas: (0..=4).map(|t| t as f32).collect() };
+        let d = BlurSchedule {
+            sigmas: (0..=4).map(|t| t as f32).collect(),
+        };
         let mut xin = d.apply(&x0, 4);
         xin.data.iter_mut().for_each(|v| *v += 0.1);
         for (s, offset) in [(Sampler::Improved, 0.1f32), (Sampler::Naive, 0.0)] {
-            let mut r = Oracle { x0: x0.clone(), seen: vec![] };
+            let mut r = Oracle {
+                x0: x0.clone(),
+                seen: vec![],
+            };
             sample(&mut r, &d, &xin, 4, 4, s).unwrap();
             let (t, last) = r.seen.last().unwrap();
             let want = d.apply(&x0, *t);
-            let mean: f32 = last.data.iter().zip(&want.data).map(|(a, b)| a - b).sum::<f32>() / want.data.len() as f32;
+            let mean: f32 = last
+                .data
+                .iter()
+                .zip(&want.data)
+                .map(|(a, b)| a - b)
+                .sum::<f32>()
+                / want.data.len() as f32;
             assert!((mean - offset).abs() < 1e-4, "{s:?}: offset {mean}");
         }
     }

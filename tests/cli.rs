@@ -9,12 +9,19 @@ use coldframe::image_io::read_image;
 use common::{data, psnr};
 
 fn coldframe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coldframe")).args(args).output().expect("run coldframe")
+    Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(args)
+        .output()
+        .expect("run coldframe")
 }
 
 fn ok(args: &[&str]) {
     let o = coldframe(args);
-    assert!(o.status.success(), "coldframe {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "coldframe {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A refusal: exit 1 (not a panic's 101), one line on stderr that contains every `needles`.
@@ -24,7 +31,10 @@ fn refused(args: &[&str], needles: &[&str]) {
     assert_eq!(o.status.code(), Some(1), "coldframe {args:?}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     for n in needles {
-        assert!(err.contains(n), "coldframe {args:?}: {err:?} does not mention {n:?}");
+        assert!(
+            err.contains(n),
+            "coldframe {args:?}: {err:?} does not mention {n:?}"
+        );
     }
 }
 
@@ -40,17 +50,32 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn deblurring_beats_the_blurred_input_on_validation_crops() {
-    for name in ["val_bridge.png", "val_ladybird.png", "val_picosdeeuropa.png"] {
+    for name in [
+        "val_bridge.png",
+        "val_ladybird.png",
+        "val_picosdeeuropa.png",
+    ] {
         let sharp = data(name);
         let blurred = tmp(&format!("blurred-{name}"));
         let restored = tmp(&format!("restored-{name}"));
         ok(&["degrade", "blur", "--severity", "3", s(&sharp), s(&blurred)]);
         ok(&["deblur", "--severity", "3", s(&blurred), s(&restored)]);
-        let (x0, xb, xr) = (read_image(&sharp).unwrap(), read_image(&blurred).unwrap(), read_image(&restored).unwrap());
-        assert_eq!((xr.width, xr.height), (x0.width, x0.height), "{name}: output size");
+        let (x0, xb, xr) = (
+            read_image(&sharp).unwrap(),
+            read_image(&blurred).unwrap(),
+            read_image(&restored).unwrap(),
+        );
+        assert_eq!(
+            (xr.width, xr.height),
+            (x0.width, x0.height),
+            "{name}: output size"
+        );
         let (pb, pr) = (psnr(&xb, &x0), psnr(&xr, &x0));
         eprintln!("{name}: blurred {pb:.2} dB, restored {pr:.2} dB");
-        assert!(pr > pb + 0.5, "{name}: restored {pr:.2} dB does not beat blurred {pb:.2} dB");
+        assert!(
+            pr > pb + 0.5,
+            "{name}: restored {pr:.2} dB does not beat blurred {pb:.2} dB"
+        );
     }
 }
 
@@ -70,7 +95,13 @@ fn stdin_to_stdout_and_every_file_format() {
     assert_eq!(&o.stdout[1..4], b"PNG");
     for ext in ["jpg", "ppm", "png"] {
         let out = tmp(&format!("fmt.{ext}"));
-        ok(&["deblur", "--steps", "2", s(&data("val_bridge.png")), s(&out)]);
+        ok(&[
+            "deblur",
+            "--steps",
+            "2",
+            s(&data("val_bridge.png")),
+            s(&out),
+        ]);
         let back = read_image(&out).unwrap();
         assert_eq!((back.width, back.height), (101, 75), "{ext}");
         // and read it back as input (format from content)
@@ -91,8 +122,14 @@ fn folders_restore_every_image_and_report_the_broken_one() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("c.png") && err.contains("1 of 3"), "{err}");
-    assert!(out.join("a.png").exists() && out.join("b.png").exists() && !out.join("c.png").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().to_string_lossy().ends_with(".part")).collect();
+    assert!(
+        out.join("a.png").exists() && out.join("b.png").exists() && !out.join("c.png").exists()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().to_string_lossy().ends_with(".part"))
+        .collect();
     assert!(leftovers.is_empty());
 }
 
@@ -111,34 +148,97 @@ fn bad_requests_are_refused_with_a_message_naming_the_problem() {
     let img = data("val_bridge.png");
     let out = tmp("never.png");
     let o = s(&out);
-    refused(&["deblur", "--steps", "21", s(&img), o], &["--steps 21", "1..=20"]);
-    refused(&["deblur", "--steps", "0", s(&img), o], &["--steps 0", "1..=20"]);
-    refused(&["deblur", "--severity", "0", s(&img), o], &["--severity 0", "at most 5"]);
-    refused(&["deblur", "--severity", "-2", s(&img), o], &["--severity -2"]);
-    refused(&["deblur", "--severity", "NaN", s(&img), o], &["--severity NaN"]);
-    refused(&["deblur", "--severity", "7.5", s(&img), o], &["--severity 7.5", "at most 5"]);
-    refused(&["deblur", "--model", "nosuch", s(&img), o], &["nosuch", "deblur-f32"]);
-    refused(&["deblur", s(&data("no-such-file.png")), o], &["no-such-file.png"]);
+    refused(
+        &["deblur", "--steps", "21", s(&img), o],
+        &["--steps 21", "1..=20"],
+    );
+    refused(
+        &["deblur", "--steps", "0", s(&img), o],
+        &["--steps 0", "1..=20"],
+    );
+    refused(
+        &["deblur", "--severity", "0", s(&img), o],
+        &["--severity 0", "at most 5"],
+    );
+    refused(
+        &["deblur", "--severity", "-2", s(&img), o],
+        &["--severity -2"],
+    );
+    refused(
+        &["deblur", "--severity", "NaN", s(&img), o],
+        &["--severity NaN"],
+    );
+    refused(
+        &["deblur", "--severity", "7.5", s(&img), o],
+        &["--severity 7.5", "at most 5"],
+    );
+    refused(
+        &["deblur", "--model", "nosuch", s(&img), o],
+        &["nosuch", "deblur-f32"],
+    );
+    refused(
+        &["deblur", s(&data("no-such-file.png")), o],
+        &["no-such-file.png"],
+    );
     refused(&["deblur", s(&img), s(&tmp("x.gif"))], &["x.gif", ".png"]);
     let junk = tmp("junk.png");
     std::fs::write(&junk, b"\x89PNG\r\n\x1a\n truncated").unwrap();
     refused(&["deblur", s(&junk), o], &["junk.png", "decode"]);
     let junk_model = tmp("junk.onnx");
     std::fs::write(&junk_model, b"this is not protobuf").unwrap();
-    refused(&["deblur", "--model", s(&junk_model), s(&img), o], &["junk.onnx", "ONNX"]);
-    refused(&["degrade", "blur", "--severity", "0", s(&img), o], &["--severity 0"]);
+    refused(
+        &["deblur", "--model", s(&junk_model), s(&img), o],
+        &["junk.onnx", "ONNX"],
+    );
+    refused(
+        &["degrade", "blur", "--severity", "0", s(&img), o],
+        &["--severity 0"],
+    );
     assert!(!out.exists(), "a refused run wrote its output");
 }
 
 #[test]
 fn a_model_without_coldframe_metadata_is_refused() {
     // The shipped model with its metadata stripped: valid ONNX, but not one whose contract we know.
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/deblur-f32.onnx")).unwrap();
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/deblur-f32.onnx"))
+        .unwrap();
     let key = b"coldframe.format";
-    let pos = bytes.windows(key.len()).position(|w| w == key).expect("metadata key in the model");
+    let pos = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("metadata key in the model");
     let mut stripped = bytes.clone();
     stripped[pos..pos + key.len()].copy_from_slice(b"coldframe.formax");
     let p = tmp("nometa.onnx");
     std::fs::write(&p, &stripped).unwrap();
-    refused(&["deblur", "--model", s(&p), s(&data("val_bridge.png")), s(&tmp("nm.png"))], &["nometa.onnx", "not a coldframe model"]);
+    refused(
+        &[
+            "deblur",
+            "--model",
+            s(&p),
+            s(&data("val_bridge.png")),
+            s(&tmp("nm.png")),
+        ],
+        &["nometa.onnx", "not a coldframe model"],
+    );
+}
+
+#[test]
+fn unknown_flags_and_missing_arguments_are_one_line_refusals() {
+    refused(
+        &["deblur", "--sevrity", "3", "a.png", "b.png"],
+        &["--sevrity"],
+    );
+    refused(
+        &["deblur", "--severity", "abc", "a.png", "b.png"],
+        &["--severity", "abc"],
+    );
+    refused(
+        &["deblur", "--sampler", "fancy", "a.png", "b.png"],
+        &["fancy", "improved"],
+    );
+    refused(&["deblur", "a.png"], &["output"]);
+    refused(&["frobnicate"], &["frobnicate"]);
+    let o = coldframe(&["deblur", "--help"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("--severity"));
 }

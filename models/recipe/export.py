@@ -3,8 +3,8 @@
     python models/recipe/export.py --ckpt models/work/deblur/last.pt --default-steps N
 
 Writes models/deblur-f32.onnx, models/deblur-int8.onnx (static QDQ int8, per-channel weights, calibrated on
-training crops), tests/data/blur_vectors.bin (Rust D == Python D) and tests/data/parity_*.bin (tract ==
-onnxruntime, for both files).
+training crops), tests/data/blur_vectors.bin (Rust D == Python D), tests/data/parity_*.bin (tract ==
+onnxruntime, for both files) and tests/data/sampler_f32.bin (Rust sampler == the evaluation's Python sampler).
 """
 import argparse
 import os
@@ -21,7 +21,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
 import degrade  # noqa: E402
-from net import ColdUNet, Exported  # noqa: E402
+from net import ColdUNet, Exported, macs_per_pixel  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -34,6 +34,7 @@ def metadata(name, precision, default_steps):
         "T": str(degrade.T_BLUR),
         "sigma_schedule": ",".join(f"{s:g}" for s in degrade.sigma_schedule()),
         "stride": str(ColdUNet.STRIDE),
+        "macs_per_pixel": f"{macs_per_pixel(ColdUNet(in_ch=3, T=degrade.T_BLUR), 3):.0f}",
         "precision": precision,
         "default_steps": str(default_steps),
         "input_layout": "image: float32 [1,3,H,W] RGB in [0,1], H and W multiples of stride; t: float32 [1] step",
@@ -104,6 +105,21 @@ def parity_fixture(model_path, out_path):
         write_tensor(f, y)
 
 
+def sampler_fixture(model_path, out_path, t_star=12, steps=4):
+    """The evaluation's Python sampler (evaluate.sample) on one crop: the Rust sampler must reproduce it."""
+    import evaluate
+
+    _, val = data.split()
+    img = data.load_photo(val[1])[:48, :64].astype(np.float32) / 255.0
+    x = degrade.blur_numpy(img.transpose(2, 0, 1), degrade.sigma_of(t_star))
+    s = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<III", t_star, steps, 2))
+        write_tensor(f, x)
+        for sampler in ("improved", "naive"):
+            write_tensor(f, evaluate.sample(s, x, t_star, steps, sampler))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default="models/work/deblur/last.pt")
@@ -133,6 +149,7 @@ def main():
     blur_vectors(os.path.join(ROOT, "tests", "data", "blur_vectors.bin"))
     parity_fixture(f32, os.path.join(ROOT, "tests", "data", "parity_f32.bin"))
     parity_fixture(i8, os.path.join(ROOT, "tests", "data", "parity_int8.bin"))
+    sampler_fixture(f32, os.path.join(ROOT, "tests", "data", "sampler_f32.bin"))
     print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
 
 

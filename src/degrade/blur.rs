@@ -17,7 +17,9 @@ pub fn kernel_radius(sigma: f32) -> usize {
 pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let r = kernel_radius(sigma) as i64;
     let s = sigma as f64;
-    let w: Vec<f64> = (-r..=r).map(|k| (-((k * k) as f64) / (2.0 * s * s)).exp()).collect();
+    let w: Vec<f64> = (-r..=r)
+        .map(|k| (-((k * k) as f64) / (2.0 * s * s)).exp())
+        .collect();
     let sum: f64 = w.iter().sum();
     w.iter().map(|v| (v / sum) as f32).collect()
 }
@@ -41,8 +43,12 @@ pub fn blur(x: &Planar, sigma: f32) -> Planar {
     let r = k.len() / 2;
     let (w, h) = (x.width, x.height);
     // Index tables once per call: the inner loops then read straight from them.
-    let xi: Vec<usize> = (0..w + 2 * r).map(|i| reflect_index(i as i64 - r as i64, w)).collect();
-    let yi: Vec<usize> = (0..h + 2 * r).map(|i| reflect_index(i as i64 - r as i64, h)).collect();
+    let xi: Vec<usize> = (0..w + 2 * r)
+        .map(|i| reflect_index(i as i64 - r as i64, w))
+        .collect();
+    let yi: Vec<usize> = (0..h + 2 * r)
+        .map(|i| reflect_index(i as i64 - r as i64, h))
+        .collect();
     let mut out = Planar::zeros(w, h, x.channels);
     let mut tmp = vec![0.0f32; w * h];
     let mut row = vec![0.0f32; w + 2 * r];

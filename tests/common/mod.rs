@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use coldframe::planar::Planar;
 
 pub fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(name)
 }
 
 pub struct Reader {
@@ -22,7 +25,9 @@ impl Reader {
     }
 
     fn take4(&mut self) -> [u8; 4] {
-        let b: [u8; 4] = self.bytes[self.pos..self.pos + 4].try_into().expect("4 bytes");
+        let b: [u8; 4] = self.bytes[self.pos..self.pos + 4]
+            .try_into()
+            .expect("4 bytes");
         self.pos += 4;
         b
     }
@@ -47,11 +52,24 @@ impl Reader {
 }
 
 pub fn max_abs_diff(a: &Planar, b: &Planar) -> f32 {
-    assert_eq!((a.width, a.height, a.channels), (b.width, b.height, b.channels));
-    a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    assert_eq!(
+        (a.width, a.height, a.channels),
+        (b.width, b.height, b.channels)
+    );
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn psnr(a: &Planar, b: &Planar) -> f64 {
-    let mse: f64 = a.data.iter().zip(&b.data).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.data.len() as f64;
+    let mse: f64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum::<f64>()
+        / a.data.len() as f64;
     10.0 * (1.0 / mse.max(1e-12)).log10()
 }
