@@ -19,7 +19,7 @@ pub fn is_stdio(p: &Path) -> bool {
     p.as_os_str() == "-" || p.as_os_str() == STDIO_ARG
 }
 
-fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
+pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);

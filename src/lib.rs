@@ -4,11 +4,14 @@
 
 pub mod deblur;
 pub mod degrade;
+pub mod frame;
 pub mod image_io;
 pub mod model_info;
 pub mod models;
+pub mod overlay;
 pub mod pad;
 pub mod planar;
 pub mod restorer;
 pub mod run_paths;
 pub mod sampler;
+pub mod stream;

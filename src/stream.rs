@@ -1,0 +1,169 @@
+//! Frame-parallel restoration of a stream: one reader, K workers (each with its own model instance and plans),
+//! one writer that puts frames back in input order.
+//!
+//! Memory is bounded: the reader blocks once K frames wait for a worker, and a worker blocks once its result
+//! would put more than K frames ahead of the writer. A closed downstream pipe stops everything and is a clean
+//! end; any other error stops the stream and is returned.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::frame::{FrameReader, FrameWriter};
+use crate::planar::Planar;
+
+/// Restores one frame; each worker owns one.
+pub type FrameOp = Box<dyn FnMut(&Planar) -> Result<Planar> + Send>;
+
+#[derive(Debug, Default, Clone)]
+pub struct StreamStats {
+    pub frames: u64,
+    pub elapsed: Duration,
+    /// Per-frame restoration time, in input order.
+    pub latencies_ms: Vec<f64>,
+    /// True when the consumer closed its end before the input ended.
+    pub downstream_closed: bool,
+}
+
+impl StreamStats {
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn mean_ms(&self) -> f64 {
+        self.latencies_ms.iter().sum::<f64>() / self.latencies_ms.len().max(1) as f64
+    }
+
+    pub fn p95_ms(&self) -> f64 {
+        let mut v = self.latencies_ms.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(((v.len() as f64 * 0.95).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+/// Called in output order just before a frame is written: with the frame, its restoration time in ms and the
+/// statistics so far (the overlay draws here); then once more after it is written, with `None`.
+pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Planar>, f64, &StreamStats) + Send + 'a>;
+
+/// Runs the stream to its end. `ops` has one restorer per worker.
+pub fn run_stream(
+    reader: FrameReader,
+    writer: FrameWriter,
+    ops: Vec<FrameOp>,
+    hook: FrameHook<'_>,
+) -> Result<StreamStats> {
+    let mut reader = reader;
+    let mut writer = writer;
+    let mut hook = hook;
+    let k = ops.len().max(1);
+    let start = Instant::now();
+    let (job_tx, job_rx) = sync_channel::<(u64, Planar)>(k);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = sync_channel::<(u64, Result<Planar>, f64)>(k);
+    std::thread::scope(|s| -> Result<StreamStats> {
+        for mut op in ops {
+            let rx = Arc::clone(&job_rx);
+            let tx = done_tx.clone();
+            s.spawn(move || loop {
+                // The lock is held only to take one job; a poisoned lock means another worker panicked: stop.
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok((i, frame)) = job else { return };
+                let t0 = Instant::now();
+                let out = op(&frame);
+                if tx.send((i, out, t0.elapsed().as_secs_f64() * 1e3)).is_err() {
+                    return;
+                }
+            });
+        }
+        // Only workers hold the job queue's receiving end now: if they all stop, the reader's send fails.
+        drop(job_rx);
+        drop(done_tx);
+        let writer_thread = s.spawn(move || write_in_order(&mut writer, done_rx, start, &mut hook));
+        let mut read_error = None;
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => {
+                    if job_tx.send((reader_index(&reader), frame)).is_err() {
+                        break; // the writer stopped (closed pipe or error): it reports why
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(job_tx);
+        let stats = writer_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+        if let Some(e) = read_error {
+            if !stats.downstream_closed {
+                return Err(e.context(format!("after {} frames written", stats.frames)));
+            }
+        }
+        Ok(stats)
+    })
+}
+
+/// Index of the frame just read (the reader counts them).
+fn reader_index(r: &FrameReader) -> u64 {
+    r.frames_read() - 1
+}
+
+fn write_in_order(
+    writer: &mut FrameWriter,
+    done: Receiver<(u64, Result<Planar>, f64)>,
+    start: Instant,
+    hook: &mut FrameHook<'_>,
+) -> Result<StreamStats> {
+    let mut stats = StreamStats::default();
+    let mut pending: BTreeMap<u64, (Planar, f64)> = BTreeMap::new();
+    let mut next = 0u64;
+    for (i, res, ms) in done.iter() {
+        let frame = res.with_context(|| format!("restoring frame {i}"))?;
+        pending.insert(i, (frame, ms));
+        while let Some((mut frame, ms)) = pending.remove(&next) {
+            stats.elapsed = start.elapsed();
+            hook(Some(&mut frame), ms, &stats);
+            if let Err(e) = writer.write(&frame) {
+                if is_broken_pipe(&e) {
+                    stats.downstream_closed = true;
+                    stats.elapsed = start.elapsed();
+                    return Ok(stats);
+                }
+                return Err(e).with_context(|| format!("writing frame {next}"));
+            }
+            stats.frames += 1;
+            stats.latencies_ms.push(ms);
+            next += 1;
+            stats.elapsed = start.elapsed();
+            hook(None, ms, &stats);
+        }
+    }
+    match writer.flush() {
+        Err(e) if is_broken_pipe(&e) => stats.downstream_closed = true,
+        r => r.context("flushing the output")?,
+    }
+    // Every index below the reader's count arrives exactly once; anything left here would be a lost frame.
+    anyhow::ensure!(
+        pending.is_empty(),
+        "frames {:?} were restored but never written",
+        pending.keys().collect::<Vec<_>>()
+    );
+    stats.elapsed = start.elapsed();
+    Ok(stats)
+}
