@@ -83,6 +83,11 @@ pub fn encode(img: &Planar, format: ImageFormat) -> Result<Vec<u8>> {
         ImageFormat::Jpeg => {
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95).encode_image(&buf)?
         }
+        // image's default PNM encoding is PAM (P7), which few tools read: write binary PPM (P6).
+        ImageFormat::Pnm => {
+            use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
+            buf.write_with_encoder(PnmEncoder::new(&mut out).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)))?
+        }
         _ => buf.write_to(&mut out, format)?,
     }
     Ok(out.into_inner())
