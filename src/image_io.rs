@@ -86,7 +86,9 @@ pub fn encode(img: &Planar, format: ImageFormat) -> Result<Vec<u8>> {
         // image's default PNM encoding is PAM (P7), which few tools read: write binary PPM (P6).
         ImageFormat::Pnm => {
             use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
-            buf.write_with_encoder(PnmEncoder::new(&mut out).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)))?
+            buf.write_with_encoder(
+                PnmEncoder::new(&mut out).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)),
+            )?
         }
         _ => buf.write_to(&mut out, format)?,
     }

@@ -1,12 +1,13 @@
 //! Frame-parallel restoration of a stream: one reader, K workers (each with its own model instance and plans),
 //! one writer that puts frames back in input order.
 //!
-//! Memory is bounded: the reader blocks once K frames wait for a worker, and a worker blocks once its result
-//! would put more than K frames ahead of the writer. A closed downstream pipe stops everything and is a clean
-//! end; any other error stops the stream and is returned.
+//! Memory is bounded: the reader takes one of K tokens before it reads a frame and the writer gives it back once
+//! that frame is written, so at most K frames are ever between being read and being written, however unevenly
+//! the workers finish. A closed downstream pipe stops everything and is a clean end; any other error stops the
+//! stream and is returned.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,11 @@ pub fn run_stream(
     let (job_tx, job_rx) = sync_channel::<(u64, Planar)>(k);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = sync_channel::<(u64, Result<Planar>, f64)>(k);
+    let (token_tx, token_rx) = sync_channel::<()>(k);
+    for _ in 0..k {
+        // The channel has room for exactly k tokens and its receiver is alive here.
+        token_tx.send(()).expect("token channel has room");
+    }
     std::thread::scope(|s| -> Result<StreamStats> {
         for mut op in ops {
             let rx = Arc::clone(&job_rx);
@@ -90,9 +96,11 @@ pub fn run_stream(
         // Only workers hold the job queue's receiving end now: if they all stop, the reader's send fails.
         drop(job_rx);
         drop(done_tx);
-        let writer_thread = s.spawn(move || write_in_order(&mut writer, done_rx, start, &mut hook));
+        let writer_thread =
+            s.spawn(move || write_in_order(&mut writer, done_rx, token_tx, start, &mut hook));
         let mut read_error = None;
-        loop {
+        // No token: the writer has stopped (closed pipe or error) and reports why.
+        while token_rx.recv().is_ok() {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
                     if job_tx.send((reader_index(&reader), frame)).is_err() {
@@ -127,6 +135,7 @@ fn reader_index(r: &FrameReader) -> u64 {
 fn write_in_order(
     writer: &mut FrameWriter,
     done: Receiver<(u64, Result<Planar>, f64)>,
+    tokens: SyncSender<()>,
     start: Instant,
     hook: &mut FrameHook<'_>,
 ) -> Result<StreamStats> {
@@ -149,6 +158,8 @@ fn write_in_order(
             }
             stats.frames += 1;
             stats.latencies_ms.push(ms);
+            // The reader may be gone (end of input): then nobody needs the token.
+            let _ = tokens.send(());
             next += 1;
             stats.elapsed = start.elapsed();
             hook(None, ms, &stats);
@@ -166,4 +177,101 @@ fn write_in_order(
     );
     stats.elapsed = start.elapsed();
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::StreamFormat;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// 2x1 RGB24 frames whose first byte is the frame number.
+    fn input(n: u8) -> Vec<u8> {
+        (0..n).flat_map(|i| [i, 0, 0, 0, 0, 0]).collect()
+    }
+
+    #[test]
+    fn uneven_workers_still_write_in_order_with_at_most_k_frames_in_flight() {
+        let k = 3;
+        let started = Arc::new(AtomicUsize::new(0));
+        let written = Arc::new(AtomicUsize::new(0));
+        let worst = Arc::new(AtomicUsize::new(0));
+        let ops: Vec<FrameOp> = (0..k)
+            .map(|_| {
+                let (started, written, worst) = (started.clone(), written.clone(), worst.clone());
+                Box::new(move |f: &Planar| {
+                    let s = started.fetch_add(1, Ordering::SeqCst) + 1;
+                    worst.fetch_max(s - written.load(Ordering::SeqCst), Ordering::SeqCst);
+                    // frame numbers 0, 3, 6... are slow: later frames overtake them
+                    let id = (f.data[0] * 255.0).round() as u64;
+                    std::thread::sleep(Duration::from_millis(if id % 3 == 0 { 30 } else { 1 }));
+                    Ok(f.clone())
+                }) as FrameOp
+            })
+            .collect();
+        let reader = FrameReader::new(
+            StreamFormat::Rgb24,
+            Box::new(std::io::Cursor::new(input(20))),
+            Some((2, 1)),
+            None,
+        )
+        .unwrap();
+        let sink = Sink::default();
+        let writer = FrameWriter::new(StreamFormat::Rgb24, Box::new(sink.clone()), None, (2, 1));
+        let w2 = written.clone();
+        let hook: FrameHook = Box::new(move |f, _, _| {
+            if f.is_none() {
+                w2.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let stats = run_stream(reader, writer, ops, hook).unwrap();
+        assert_eq!(stats.frames, 20);
+        assert_eq!(*sink.0.lock().unwrap(), input(20));
+        assert!(
+            worst.load(Ordering::SeqCst) <= k,
+            "{} frames in flight",
+            worst.load(Ordering::SeqCst)
+        );
+    }
+
+    #[test]
+    fn a_failing_frame_stops_the_stream_with_its_number() {
+        let ops: Vec<FrameOp> = (0..2)
+            .map(|_| {
+                Box::new(|f: &Planar| {
+                    if (f.data[0] * 255.0).round() as u8 == 4 {
+                        anyhow::bail!("boom")
+                    }
+                    Ok(f.clone())
+                }) as FrameOp
+            })
+            .collect();
+        let reader = FrameReader::new(
+            StreamFormat::Rgb24,
+            Box::new(std::io::Cursor::new(input(50))),
+            Some((2, 1)),
+            None,
+        )
+        .unwrap();
+        let writer = FrameWriter::new(StreamFormat::Rgb24, Box::new(Sink::default()), None, (2, 1));
+        let e = run_stream(reader, writer, ops, Box::new(|_, _, _| {})).unwrap_err();
+        assert!(format!("{e:#}").contains("frame 4: boom"), "{e:#}");
+    }
 }

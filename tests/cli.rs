@@ -246,7 +246,18 @@ fn unknown_flags_and_missing_arguments_are_one_line_refusals() {
 #[test]
 fn ppm_output_is_binary_ppm() {
     let out = tmp("p6.ppm");
-    ok(&["degrade", "blur", "--severity", "1", s(&data("val_bridge.png")), s(&out)]);
+    ok(&[
+        "degrade",
+        "blur",
+        "--severity",
+        "1",
+        s(&data("val_bridge.png")),
+        s(&out),
+    ]);
     let bytes = std::fs::read(&out).unwrap();
-    assert!(bytes.starts_with(b"P6\n101 75 255\n") && bytes.len() == 14 + 101 * 75 * 3, "{:?}", String::from_utf8_lossy(&bytes[..16]));
+    assert!(
+        bytes.starts_with(b"P6\n101 75 255\n") && bytes.len() == 14 + 101 * 75 * 3,
+        "{:?}",
+        String::from_utf8_lossy(&bytes[..16])
+    );
 }
