@@ -15,3 +15,4 @@ pub mod restorer;
 pub mod run_paths;
 pub mod sampler;
 pub mod stream;
+pub mod stream_job;

@@ -8,15 +8,13 @@ use argh::FromArgs;
 
 use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::blur;
-use coldframe::frame::{parse_size, FrameReader, FrameWriter, StreamFormat};
+use coldframe::frame::parse_size;
 use coldframe::image_io::STDIO_ARG;
 use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR};
-use coldframe::overlay::{compose_compare, draw_label};
-use coldframe::planar::Planar;
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::map_paths;
 use coldframe::sampler::Sampler;
-use coldframe::stream::{run_stream, FrameOp, StreamStats};
+use coldframe::stream_job::StreamJob;
 
 #[derive(FromArgs)]
 /// Restores camera frames with cold-diffusion models, on the CPU.
@@ -183,88 +181,35 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn stream_deblur(a: StreamDeblurArgs) -> Result<()> {
-    let format: StreamFormat = a
-        .format
-        .parse()
-        .map_err(|e: anyhow::Error| e.context("--format"))?;
-    let out_format: StreamFormat = match &a.out_format {
-        Some(f) => f
+    let job = StreamJob {
+        format: a
+            .format
             .parse()
-            .map_err(|e: anyhow::Error| e.context("--out-format"))?,
-        None => format,
+            .map_err(|e: anyhow::Error| e.context("--format"))?,
+        out_format: match &a.out_format {
+            Some(f) => Some(
+                f.parse()
+                    .map_err(|e: anyhow::Error| e.context("--out-format"))?,
+            ),
+            None => None,
+        },
+        size: a.size.as_deref().map(parse_size).transpose()?,
+        stride: a.stride,
+        model: a.model,
+        severity: a.severity,
+        steps: a.steps,
+        sampler: a.sampler,
+        workers: a.workers,
+        progress: a.progress,
+        overlay: a.overlay,
+        compare: a.compare,
     };
-    let size = a.size.as_deref().map(parse_size).transpose()?;
-    let workers = a.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if !(1..=256).contains(&workers) {
-        anyhow::bail!("--workers {workers} is outside 1..=256");
-    }
-    let (bytes, name) = resolve(&a.model)?;
-    let first = Deblurrer::new(Restorer::from_bytes(&bytes, &name)?)?;
-    let plan = first.plan(a.severity, a.steps, a.sampler)?;
-    let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
-    let mut next = Some(first);
-    for _ in 0..workers {
-        let mut d = match next.take() {
-            Some(d) => d,
-            None => Deblurrer::new(Restorer::from_bytes(&bytes, &name)?)?,
-        };
-        let compare = a.compare;
-        ops.push(Box::new(move |f: &Planar| {
-            let mut out = d.restore(f, &plan)?;
-            if compare {
-                compose_compare(f, &mut out);
-            }
-            Ok(out)
-        }));
-    }
-    let stdin: Box<dyn std::io::BufRead + Send> =
-        Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
-    let reader = FrameReader::new(format, stdin, size, a.stride)?;
-    let (w, h) = reader.size();
-    let stdout: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::with_capacity(
+    let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
+    let stdout = Box::new(std::io::BufWriter::with_capacity(
         1 << 20,
         std::io::stdout(),
     ));
-    let writer = FrameWriter::new(out_format, stdout, reader.y4m.as_ref(), (w, h));
-    eprintln!(
-        "coldframe: stream {format} -> {out_format} {w}x{h}, model {name}, severity {} (t*={}), {} steps {:?}, {workers} workers",
-        a.severity, plan.t_star, plan.steps, plan.sampler
-    );
-    let mut last = std::time::Instant::now();
-    let (show, overlay) = (a.progress, a.overlay);
-    let label = format!("{name} S={}", plan.steps);
-    let hook = move |frame: Option<&mut Planar>, ms: f64, s: &StreamStats| match frame {
-        // this frame counts towards the rate it shows
-        Some(f) if overlay => {
-            let fps = (s.frames + 1) as f64 / s.elapsed.as_secs_f64().max(1e-3);
-            draw_label(f, &format!("{label} {ms:.0}ms {fps:.1}fps"), 4, 4)
-        }
-        Some(_) => {}
-        None if show && last.elapsed().as_secs_f64() >= 1.0 => {
-            last = std::time::Instant::now();
-            eprintln!("coldframe: {} frames, {:.2} fps", s.frames, s.fps());
-        }
-        None => {}
-    };
-    let stats = run_stream(reader, writer, ops, Box::new(hook))?;
-    eprintln!(
-        "coldframe: {} frames in {:.1} s, {:.2} fps, per frame mean {:.0} ms, p95 {:.0} ms{}",
-        stats.frames,
-        stats.elapsed.as_secs_f64(),
-        stats.fps(),
-        stats.mean_ms(),
-        stats.p95_ms(),
-        if stats.downstream_closed {
-            " (output closed early)"
-        } else {
-            ""
-        }
-    );
-    Ok(())
+    job.run(stdin, stdout).map(|_| ())
 }
 
 fn main() -> ExitCode {

@@ -221,7 +221,11 @@ mod tests {
                     worst.fetch_max(s - written.load(Ordering::SeqCst), Ordering::SeqCst);
                     // frame numbers 0, 3, 6... are slow: later frames overtake them
                     let id = (f.data[0] * 255.0).round() as u64;
-                    std::thread::sleep(Duration::from_millis(if id.is_multiple_of(3) { 30 } else { 1 }));
+                    std::thread::sleep(Duration::from_millis(if id.is_multiple_of(3) {
+                        30
+                    } else {
+                        1
+                    }));
                     Ok(f.clone())
                 }) as FrameOp
             })
