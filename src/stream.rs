@@ -240,8 +240,10 @@ mod tests {
         let sink = Sink::default();
         let writer = FrameWriter::new(StreamFormat::Rgb24, Box::new(sink.clone()), None, (2, 1));
         let w2 = written.clone();
+        // Counted when the writer takes the frame, before its token goes back to the reader: counting after the
+        // write would race with the next read and overstate what is in flight.
         let hook: FrameHook = Box::new(move |f, _, _| {
-            if f.is_none() {
+            if f.is_some() {
                 w2.fetch_add(1, Ordering::SeqCst);
             }
         });
