@@ -39,7 +39,7 @@ struct DeblurArgs {
     /// total Gaussian sigma of the blur in the input, in pixels (default 2; the model card gives the range)
     #[argh(option, default = "2.0")]
     severity: f32,
-    /// sampler steps, 1..=T (default: the model's; 1 = one direct prediction, highest PSNR and fastest)
+    /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is one direct prediction, the fastest)
     #[argh(option)]
     steps: Option<usize>,
     /// improved (the paper's Algorithm 2, default) or naive
@@ -89,7 +89,7 @@ struct StreamDeblurArgs {
     /// total Gaussian sigma of the blur, in pixels (default 2)
     #[argh(option, default = "2.0")]
     severity: f32,
-    /// sampler steps, 1..=T (default: the model's)
+    /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is the fastest)
     #[argh(option)]
     steps: Option<usize>,
     /// improved (default) or naive
