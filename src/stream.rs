@@ -57,14 +57,11 @@ pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Planar>, f64, &StreamStats) +
 
 /// Runs the stream to its end. `ops` has one restorer per worker.
 pub fn run_stream(
-    reader: FrameReader,
-    writer: FrameWriter,
+    mut reader: FrameReader,
+    mut writer: FrameWriter,
     ops: Vec<FrameOp>,
-    hook: FrameHook<'_>,
+    mut hook: FrameHook<'_>,
 ) -> Result<StreamStats> {
-    let mut reader = reader;
-    let mut writer = writer;
-    let mut hook = hook;
     let k = ops.len().max(1);
     let start = Instant::now();
     let (job_tx, job_rx) = sync_channel::<(u64, Planar)>(k);
