@@ -24,19 +24,13 @@ fn take(r: &mut dyn BufRead, n: usize, out: &mut Vec<u8>, what: &str) -> Result<
     );
     let start = out.len();
     out.resize(start + n, 0);
-    let mut got = 0;
-    while got < n {
-        match r.read(&mut out[start + got..]) {
-            Ok(0) => bail!(
-                "{what} is truncated: {} bytes read, at least {} expected",
-                start + got,
-                start + n
-            ),
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {what}")),
-        }
-    }
+    let got = super::fill(r, &mut out[start..]).with_context(|| format!("reading {what}"))?;
+    ensure!(
+        got == n,
+        "{what} is truncated: {} bytes read, at least {} expected",
+        start + got,
+        start + n
+    );
     Ok(())
 }
 
@@ -61,14 +55,10 @@ pub fn next_image(r: &mut dyn BufRead, kind: ImageKind, index: u64) -> Result<Op
 
 fn read_byte(r: &mut dyn BufRead, out_len: usize, what: &str) -> Result<u8> {
     let mut b = [0u8];
-    loop {
-        match r.read(&mut b) {
-            Ok(0) => bail!("{what} is truncated: {out_len} bytes read and no end-of-image marker"),
-            Ok(_) => return Ok(b[0]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {what}")),
-        }
+    if super::fill(r, &mut b).with_context(|| format!("reading {what}"))? == 0 {
+        bail!("{what} is truncated: {out_len} bytes read and no end-of-image marker");
     }
+    Ok(b[0])
 }
 
 /// A marker code: FF, any number of FF fill bytes, then the code.

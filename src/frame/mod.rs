@@ -64,6 +64,20 @@ impl std::fmt::Display for StreamFormat {
     }
 }
 
+/// Reads until `buf` is full or the input ends, and says how many bytes came: short only at the end of input.
+pub(crate) fn fill<R: std::io::Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// `WxH`, each side 1..=16384.
 pub fn parse_size(s: &str) -> Result<(usize, usize)> {
     let (w, h) = s

@@ -75,21 +75,16 @@ impl RawLayout {
     pub fn read(&self, r: &mut dyn Read, index: u64, buf: &mut Vec<u8>) -> Result<Option<Planar>> {
         let need = self.frame_bytes();
         buf.resize(need, 0);
-        let mut got = 0;
-        while got < need {
-            match r.read(&mut buf[got..]) {
-                Ok(0) if got == 0 => return Ok(None),
-                Ok(0) => anyhow::bail!(
-                    "{} frame {index} is truncated: {got} of {need} bytes",
-                    self.format
-                ),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("reading {} frame {index}", self.format))
-                }
-            }
+        let got = super::fill(r, buf)
+            .with_context(|| format!("reading {} frame {index}", self.format))?;
+        if got == 0 {
+            return Ok(None);
         }
+        ensure!(
+            got == need,
+            "{} frame {index} is truncated: {got} of {need} bytes",
+            self.format
+        );
         Ok(Some(self.unpack(buf)))
     }
 

@@ -155,15 +155,11 @@ pub fn read_frame(
     );
     let need = hdr.frame_bytes();
     buf.resize(need, 0);
-    let mut got = 0;
-    while got < need {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => bail!("Y4M frame {index} is truncated: {got} of {need} bytes"),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("reading Y4M frame {index}")),
-        }
-    }
+    let got = super::fill(r, buf).with_context(|| format!("reading Y4M frame {index}"))?;
+    ensure!(
+        got == need,
+        "Y4M frame {index} is truncated: {got} of {need} bytes"
+    );
     Ok(true)
 }
 
