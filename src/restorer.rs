@@ -79,11 +79,6 @@ impl Restorer {
         self.plans.insert((width, height), plan.clone());
         Ok(plan)
     }
-
-    /// Number of frame sizes planned so far (each costs an optimisation pass once).
-    pub fn planned_sizes(&self) -> usize {
-        self.plans.len()
-    }
 }
 
 impl Restore for Restorer {
