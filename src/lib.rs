@@ -5,7 +5,9 @@
 pub mod deblur;
 pub mod degrade;
 pub mod frame;
+pub mod frame_mask;
 pub mod image_io;
+pub mod inpaint;
 pub mod model_info;
 pub mod models;
 pub mod overlay;

@@ -8,13 +8,17 @@ use argh::FromArgs;
 
 use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::blur;
+use coldframe::degrade::mask::MaskSchedule;
+use coldframe::degrade::Degradation;
 use coldframe::frame::parse_size;
+use coldframe::frame_mask::{MaskSource, Rect};
 use coldframe::image_io::STDIO_ARG;
-use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR};
+use coldframe::inpaint::Inpainter;
+use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR, DEFAULT_INPAINT};
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::map_paths;
 use coldframe::sampler::Sampler;
-use coldframe::stream_job::StreamJob;
+use coldframe::stream_job::{StreamJob, StreamTaskKind};
 
 #[derive(FromArgs)]
 /// Restores camera frames with cold-diffusion models, on the CPU.
@@ -27,6 +31,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Deblur(DeblurArgs),
+    Inpaint(InpaintArgs),
     Stream(StreamArgs),
     Degrade(DegradeArgs),
     Models(ModelsArgs),
@@ -57,6 +62,34 @@ struct DeblurArgs {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "inpaint")]
+/// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other pixel
+/// is copied unchanged. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+struct InpaintArgs {
+    /// mask image of the input's size: nonzero pixels are filled
+    #[argh(option)]
+    mask: Option<PathBuf>,
+    /// folder of masks named as the input files (for a folder of inputs)
+    #[argh(option)]
+    mask_dir: Option<PathBuf>,
+    /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
+    #[argh(option, from_str_fn(parse_rect))]
+    rect: Vec<Rect>,
+    /// sampler steps, 1..=T (default: the model's; 1 is one direct prediction, the fastest)
+    #[argh(option)]
+    steps: Option<usize>,
+    /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
+    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
+    model: String,
+    /// input image, `-` or folder
+    #[argh(positional)]
+    input: PathBuf,
+    /// output image, `-` or folder
+    #[argh(positional)]
+    output: PathBuf,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "stream")]
 /// Restore camera frames from stdin to stdout, several frames at once, in input order.
 struct StreamArgs {
@@ -68,6 +101,7 @@ struct StreamArgs {
 #[argh(subcommand)]
 enum StreamTask {
     Deblur(StreamDeblurArgs),
+    Inpaint(StreamInpaintArgs),
 }
 
 #[derive(FromArgs)]
@@ -113,6 +147,48 @@ struct StreamDeblurArgs {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "inpaint")]
+/// Inpaint a stream with one mask for every frame (a camera's OSD, a dead column, a dirty spot on the lens).
+struct StreamInpaintArgs {
+    /// input format: y4m, rgb24, i420, mjpeg, ppm or png
+    #[argh(option)]
+    format: String,
+    /// output format (default: the input's)
+    #[argh(option)]
+    out_format: Option<String>,
+    /// frame size WIDTHxHEIGHT, for raw formats
+    #[argh(option)]
+    size: Option<String>,
+    /// bytes per input row (I420: of the luma plane) when rows are padded, for raw formats
+    #[argh(option)]
+    stride: Option<usize>,
+    /// mask image of the frame size: nonzero pixels are filled
+    #[argh(option)]
+    mask: Option<PathBuf>,
+    /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
+    #[argh(option, from_str_fn(parse_rect))]
+    rect: Vec<Rect>,
+    /// sampler steps, 1..=T (default: the model's; 1 is the fastest)
+    #[argh(option)]
+    steps: Option<usize>,
+    /// an embedded model name or a path to a coldframe ONNX file
+    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
+    model: String,
+    /// frames restored at once, each on its own thread and model instance (default: the number of cores)
+    #[argh(option)]
+    workers: Option<usize>,
+    /// print a progress line on stderr every second
+    #[argh(switch)]
+    progress: bool,
+    /// draw model, steps, per-frame milliseconds and fps on each output frame, and outline the mask
+    #[argh(switch)]
+    overlay: bool,
+    /// show the input's left half beside the output's right half
+    #[argh(switch)]
+    compare: bool,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "degrade")]
 /// Apply a forward degradation D, the same one the models were trained on.
 struct DegradeArgs {
@@ -124,6 +200,32 @@ struct DegradeArgs {
 #[argh(subcommand)]
 enum DegradeKind {
     Blur(DegradeBlurArgs),
+    Mask(DegradeMaskArgs),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "mask")]
+/// The inpainting degradation at step T: the part of the mask deeper than (1 - T/T_max) of its deepest point
+/// is set to the model's fill value (the whole mask at T_max, nothing at 0).
+struct DegradeMaskArgs {
+    /// mask image of the input's size: nonzero pixels are missing
+    #[argh(option)]
+    mask: Option<PathBuf>,
+    /// a missing box, X,Y,W,H in pixels (repeatable)
+    #[argh(option, from_str_fn(parse_rect))]
+    rect: Vec<Rect>,
+    /// the step, 0..=T of the model (T = 20 for the embedded ones)
+    #[argh(option)]
+    step: usize,
+    /// the inpainting model whose schedule and fill value to use (default: the embedded one)
+    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
+    model: String,
+    /// input image, `-` or folder
+    #[argh(positional)]
+    input: PathBuf,
+    /// output image, `-` or folder
+    #[argh(positional)]
+    output: PathBuf,
 }
 
 #[derive(FromArgs)]
@@ -150,6 +252,10 @@ fn parse_sampler(s: &str) -> Result<Sampler, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
+fn parse_rect(s: &str) -> Result<Rect, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
 fn load(model: &str) -> Result<Restorer> {
     let (bytes, name) = resolve(model)?;
     Restorer::from_bytes(&bytes, &name)
@@ -160,18 +266,60 @@ fn run(cli: Cli) -> Result<()> {
         Command::Deblur(a) => {
             let mut d = Deblurrer::new(load(&a.model)?)?;
             let plan = d.plan(a.severity, a.steps, a.sampler)?;
-            map_paths(&a.input, &a.output, |img| d.restore(img, &plan))
+            map_paths(&a.input, &a.output, |_, img| d.restore(img, &plan))
         }
-        Command::Stream(StreamArgs {
-            task: StreamTask::Deblur(a),
-        }) => stream_deblur(a),
+        Command::Inpaint(a) => {
+            let mut inp = Inpainter::new(load(&a.model)?)?;
+            let plan = inp.plan(a.steps)?;
+            let masks = MaskSource::new(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
+            map_paths(&a.input, &a.output, |path, img| {
+                let mask = masks.for_frame(path, img.width, img.height)?;
+                if mask.count() == 0 {
+                    eprintln!(
+                        "coldframe: {}: the mask is empty, the image is copied unchanged",
+                        path.display()
+                    );
+                }
+                let schedule = inp.schedule_for(&mask)?;
+                inp.restore(img, &mask, &schedule, &plan)
+            })
+        }
+        Command::Stream(StreamArgs { task }) => stream(task),
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Blur(a),
         }) => {
             if !(a.severity > 0.0 && a.severity <= 64.0) {
                 anyhow::bail!("--severity {} is outside (0, 64] pixels", a.severity);
             }
-            map_paths(&a.input, &a.output, |img| Ok(blur(img, a.severity)))
+            map_paths(&a.input, &a.output, |_, img| Ok(blur(img, a.severity)))
+        }
+        Command::Degrade(DegradeArgs {
+            kind: DegradeKind::Mask(a),
+        }) => {
+            let info = load(&a.model)?.info;
+            if a.step > info.max_t() {
+                anyhow::bail!(
+                    "--step {} is outside 0..={} (T of model {})",
+                    a.step,
+                    info.max_t(),
+                    info.name
+                );
+            }
+            let masks = MaskSource::new(a.mask.as_deref(), None, a.rect)?;
+            map_paths(&a.input, &a.output, |path, img| {
+                let mask = masks.for_frame(path, img.width, img.height)?;
+                let d = MaskSchedule::new(
+                    &mask.missing,
+                    img.width,
+                    img.height,
+                    info.max_t(),
+                    info.fill,
+                )?;
+                let mut out = d.apply(img, a.step);
+                out.channels = 3;
+                out.data.truncate(3 * img.width * img.height);
+                Ok(out)
+            })
         }
         Command::Models(_) => {
             print!("{}", describe_embedded()?);
@@ -180,29 +328,52 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn stream_deblur(a: StreamDeblurArgs) -> Result<()> {
-    let job = StreamJob {
-        format: a
-            .format
-            .parse()
-            .map_err(|e: anyhow::Error| e.context("--format"))?,
-        out_format: match &a.out_format {
-            Some(f) => Some(
-                f.parse()
-                    .map_err(|e: anyhow::Error| e.context("--out-format"))?,
-            ),
-            None => None,
+fn parse_format(f: &str, flag: &str) -> Result<coldframe::frame::StreamFormat> {
+    f.parse()
+        .map_err(|e: anyhow::Error| e.context(flag.to_string()))
+}
+
+fn stream(task: StreamTask) -> Result<()> {
+    let job = match task {
+        StreamTask::Deblur(a) => StreamJob {
+            format: parse_format(&a.format, "--format")?,
+            out_format: a
+                .out_format
+                .as_deref()
+                .map(|f| parse_format(f, "--out-format"))
+                .transpose()?,
+            size: a.size.as_deref().map(parse_size).transpose()?,
+            stride: a.stride,
+            model: a.model,
+            steps: a.steps,
+            task: StreamTaskKind::Deblur {
+                severity: a.severity,
+                sampler: a.sampler,
+            },
+            workers: a.workers,
+            progress: a.progress,
+            overlay: a.overlay,
+            compare: a.compare,
         },
-        size: a.size.as_deref().map(parse_size).transpose()?,
-        stride: a.stride,
-        model: a.model,
-        severity: a.severity,
-        steps: a.steps,
-        sampler: a.sampler,
-        workers: a.workers,
-        progress: a.progress,
-        overlay: a.overlay,
-        compare: a.compare,
+        StreamTask::Inpaint(a) => StreamJob {
+            format: parse_format(&a.format, "--format")?,
+            out_format: a
+                .out_format
+                .as_deref()
+                .map(|f| parse_format(f, "--out-format"))
+                .transpose()?,
+            size: a.size.as_deref().map(parse_size).transpose()?,
+            stride: a.stride,
+            model: a.model,
+            steps: a.steps,
+            task: StreamTaskKind::Inpaint {
+                masks: MaskSource::new(a.mask.as_deref(), None, a.rect)?,
+            },
+            workers: a.workers,
+            progress: a.progress,
+            overlay: a.overlay,
+            compare: a.compare,
+        },
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
     let stdout = Box::new(std::io::BufWriter::with_capacity(

@@ -9,12 +9,14 @@ pub const FORMAT_VERSION: &str = "1";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
     Deblur,
+    Inpaint,
 }
 
 impl std::fmt::Display for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Task::Deblur => "deblur",
+            Task::Inpaint => "inpaint",
         })
     }
 }
@@ -23,8 +25,11 @@ impl std::fmt::Display for Task {
 pub struct ModelInfo {
     pub name: String,
     pub task: Task,
-    /// sigma(t) for t = 0..=T (deblur).
+    pub t_max: usize,
+    /// sigma(t) for t = 0..=T (deblur; empty for inpaint).
     pub sigmas: Vec<f32>,
+    /// What a missing pixel holds in every colour channel (inpaint; DESIGN.md §3).
+    pub fill: f32,
     pub stride: usize,
     pub precision: String,
     pub default_steps: usize,
@@ -35,7 +40,7 @@ pub struct ModelInfo {
 
 impl ModelInfo {
     pub fn max_t(&self) -> usize {
-        self.sigmas.len() - 1
+        self.t_max
     }
 
     pub fn from_props(props: &HashMap<String, String>, source: &str) -> Result<Self> {
@@ -50,7 +55,10 @@ impl ModelInfo {
         }
         let task = match get("task")?.as_str() {
             "deblur" => Task::Deblur,
-            other => bail!("{source}: task {other:?} is not one this binary runs (deblur)"),
+            "inpaint" => Task::Inpaint,
+            other => {
+                bail!("{source}: task {other:?} is not one this binary runs (deblur, inpaint)")
+            }
         };
         let num = |k: &str| -> Result<usize> {
             let v = get(k)?;
@@ -58,25 +66,29 @@ impl ModelInfo {
                 .with_context(|| format!("{source}: metadata {k} = {v:?} is not a whole number"))
         };
         let t_max = num("T")?;
-        let sigmas: Vec<f32> = get("sigma_schedule")?
-            .split(',')
-            .map(|s| s.trim().parse::<f32>())
-            .collect::<Result<_, _>>()
-            .with_context(|| {
-                format!("{source}: sigma_schedule is not a comma-separated list of numbers")
-            })?;
-        if sigmas.len() != t_max + 1 || t_max == 0 {
-            bail!(
-                "{source}: sigma_schedule has {} entries, T = {t_max} needs T + 1",
-                sigmas.len()
-            );
+        if t_max == 0 || t_max > 1000 {
+            bail!("{source}: T = {t_max} is out of range 1..=1000");
         }
-        if sigmas[0] != 0.0
-            || sigmas.windows(2).any(|w| w[1] <= w[0])
-            || sigmas.iter().any(|s| !s.is_finite())
-        {
-            bail!("{source}: sigma_schedule must start at 0 and increase strictly");
-        }
+        let (sigmas, fill, in_channels) = match task {
+            Task::Deblur => (
+                sigma_schedule(get("sigma_schedule")?, t_max, source)?,
+                0.0,
+                3,
+            ),
+            Task::Inpaint => {
+                let rule = get("mask_schedule")?;
+                if rule != MASK_SCHEDULE {
+                    bail!("{source}: mask_schedule {rule:?} is not one this binary computes ({MASK_SCHEDULE:?})");
+                }
+                let fill: f32 = get("fill")?
+                    .parse()
+                    .with_context(|| format!("{source}: metadata fill is not a number"))?;
+                if !(0.0..=1.0).contains(&fill) {
+                    bail!("{source}: fill {fill} is outside [0, 1]");
+                }
+                (Vec::new(), fill, 4)
+            }
+        };
         let stride = num("stride")?;
         if !(1..=64).contains(&stride) {
             bail!("{source}: stride {stride} is out of range 1..=64");
@@ -88,14 +100,43 @@ impl ModelInfo {
         Ok(ModelInfo {
             name: get("name")?.clone(),
             task,
+            t_max,
             sigmas,
+            fill,
             stride,
             precision: get("precision")?.clone(),
             default_steps,
-            in_channels: 3,
+            in_channels,
             macs_per_pixel: get("macs_per_pixel")?
                 .parse()
                 .with_context(|| format!("{source}: metadata macs_per_pixel is not a number"))?,
         })
     }
+}
+
+/// The one mask schedule this binary computes (src/degrade/mask.rs): relative depth of the Euclidean distance
+/// transform, `depth2 * T^2 > dmax2 * (T - t)^2`.
+pub const MASK_SCHEDULE: &str = "relative-edt-depth";
+
+fn sigma_schedule(text: &str, t_max: usize, source: &str) -> Result<Vec<f32>> {
+    let sigmas: Vec<f32> = text
+        .split(',')
+        .map(|s| s.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| {
+            format!("{source}: sigma_schedule is not a comma-separated list of numbers")
+        })?;
+    if sigmas.len() != t_max + 1 {
+        bail!(
+            "{source}: sigma_schedule has {} entries, T = {t_max} needs T + 1",
+            sigmas.len()
+        );
+    }
+    if sigmas[0] != 0.0
+        || sigmas.windows(2).any(|w| w[1] <= w[0])
+        || sigmas.iter().any(|s| !s.is_finite())
+    {
+        bail!("{source}: sigma_schedule must start at 0 and increase strictly");
+    }
+    Ok(sigmas)
 }

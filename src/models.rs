@@ -25,6 +25,9 @@ pub const EMBEDDED: &[Embedded] = &[
 /// least as fast in tract. Today it is not as fast (DESIGN.md §7), so the f32 model is the default.
 pub const DEFAULT_DEBLUR: &str = "deblur-f32";
 
+/// The same rule for the inpainters (models/inpaint.md).
+pub const DEFAULT_INPAINT: &str = "inpaint-f32";
+
 /// An embedded name, or a path to an ONNX file. Returns the bytes and the name to show in messages.
 pub fn resolve(name_or_path: &str) -> Result<(Cow<'static, [u8]>, String)> {
     if let Some(m) = EMBEDDED.iter().find(|m| m.name == name_or_path) {
@@ -48,11 +51,11 @@ pub fn describe_embedded() -> Result<String> {
     use std::fmt::Write;
     let mut out = format!(
         "{:<12} {:<7} {:>3} {:>9} {:>6} {:>9} {:>13} {:>7} {:>8}\n",
-        "name", "task", "T", "sigma", "stride", "precision", "default_steps", "MAC/px", "size"
+        "name", "task", "T", "schedule", "stride", "precision", "default_steps", "MAC/px", "size"
     );
     for m in EMBEDDED {
         let i = crate::restorer::Restorer::from_bytes(m.bytes, m.name)?.info;
-        let default = if m.name == DEFAULT_DEBLUR {
+        let default = if m.name == DEFAULT_DEBLUR || m.name == DEFAULT_INPAINT {
             " (default)"
         } else {
             ""
@@ -64,7 +67,11 @@ pub fn describe_embedded() -> Result<String> {
             i.name,
             i.task.to_string(),
             i.max_t(),
-            format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
+            match i.task {
+                crate::model_info::Task::Deblur =>
+                    format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
+                crate::model_info::Task::Inpaint => format!("fill {}", i.fill),
+            },
             i.stride,
             i.precision,
             i.default_steps,

@@ -10,6 +10,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Line, PrimitiveStyle};
 use embedded_graphics::text::{Baseline, Text};
 
+use crate::frame_mask::FrameMask;
 use crate::planar::Planar;
 
 /// The frame buffer as an embedded-graphics canvas: pixels outside the frame are dropped.
@@ -93,4 +94,31 @@ mod tests {
                                                 // drawing off the frame is ignored, not a panic
         draw_label(&mut out, "far away", 1000, -50);
     }
+}
+
+/// The pixels of the mask that touch a known pixel (4-neighbours): its outline, drawn on inpainted frames so a
+/// viewer sees what was filled.
+pub fn mask_outline(mask: &FrameMask) -> Vec<Point> {
+    let (w, h) = (mask.width, mask.height);
+    let at = |x: usize, y: usize| mask.missing[y * w + x];
+    let mut out = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if at(x, y)
+                && ((x > 0 && !at(x - 1, y))
+                    || (x + 1 < w && !at(x + 1, y))
+                    || (y > 0 && !at(x, y - 1))
+                    || (y + 1 < h && !at(x, y + 1)))
+            {
+                out.push(Point::new(x as i32, y as i32));
+            }
+        }
+    }
+    out
+}
+
+pub fn draw_outline(frame: &mut Planar, outline: &[Point]) {
+    let pixels = outline.iter().map(|&p| Pixel(p, Rgb888::YELLOW));
+    // Drawing on a Planar cannot fail (its error type is Infallible).
+    let _ = frame.draw_iter(pixels);
 }

@@ -8,11 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::image_io::{images_in, is_stdio, read_image, write_image};
 use crate::planar::Planar;
 
+/// `op` gets the input's path (masks are picked by it) and its image.
 /// A folder run restores every image it can, reports each failure on stderr, and fails at the end if any did.
 pub fn map_paths(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Planar) -> Result<Planar>,
+    mut op: impl FnMut(&Path, &Planar) -> Result<Planar>,
 ) -> Result<()> {
     if !is_stdio(input) && input.is_dir() {
         return map_folder(input, output, op);
@@ -24,14 +25,14 @@ pub fn map_paths(
         );
     }
     let img = read_image(input)?;
-    let out = op(&img).with_context(|| format!("restoring {}", input.display()))?;
+    let out = op(input, &img).with_context(|| format!("restoring {}", input.display()))?;
     write_image(&out, output)
 }
 
 fn map_folder(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Planar) -> Result<Planar>,
+    mut op: impl FnMut(&Path, &Planar) -> Result<Planar>,
 ) -> Result<()> {
     if is_stdio(output) || output.is_file() {
         bail!(
@@ -56,7 +57,7 @@ fn map_folder(
         let name = f.file_name().unwrap_or_default();
         bar.set_message(name.to_string_lossy().into_owned());
         let res = read_image(f)
-            .and_then(|img| op(&img))
+            .and_then(|img| op(f, &img))
             .and_then(|out| write_image(&out, &output.join(name)));
         if let Err(e) = res {
             bar.suspend(|| eprintln!("coldframe: {}: {e:#}", f.display()));

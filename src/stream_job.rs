@@ -1,4 +1,4 @@
-//! The `coldframe stream deblur` job: one deblurrer per worker, the overlay, and the logs on stderr.
+//! The `coldframe stream deblur|inpaint` jobs: one restorer per worker, the overlay, and the logs on stderr.
 
 use std::io::{BufRead, Write};
 
@@ -6,12 +6,26 @@ use anyhow::{bail, Result};
 
 use crate::deblur::Deblurrer;
 use crate::frame::{FrameReader, FrameWriter, StreamFormat};
+use crate::frame_mask::MaskSource;
+use crate::inpaint::Inpainter;
 use crate::models::resolve;
-use crate::overlay::{compose_compare, draw_label};
+use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::planar::Planar;
 use crate::restorer::Restorer;
 use crate::sampler::Sampler;
 use crate::stream::{run_stream, FrameOp, StreamStats};
+
+/// What a stream restores, with the settings only that task has.
+pub enum StreamTaskKind {
+    Deblur {
+        severity: f32,
+        sampler: Sampler,
+    },
+    /// One mask (file and/or rectangles) for every frame of the stream.
+    Inpaint {
+        masks: MaskSource,
+    },
+}
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -20,9 +34,8 @@ pub struct StreamJob {
     pub size: Option<(usize, usize)>,
     pub stride: Option<usize>,
     pub model: String,
-    pub severity: f32,
     pub steps: Option<usize>,
-    pub sampler: Sampler,
+    pub task: StreamTaskKind,
     /// None: the number of cores.
     pub workers: Option<usize>,
     pub progress: bool,
@@ -44,40 +57,83 @@ impl StreamJob {
         if !(1..=256).contains(&workers) {
             bail!("--workers {workers} is outside 1..=256");
         }
-        // Every worker parses its own copy of the model: plans and scratch memory are not shared.
-        let (bytes, name) = resolve(&self.model)?;
-        let first = Deblurrer::new(Restorer::from_bytes(&bytes, &name)?)?;
-        let plan = first.plan(self.severity, self.steps, self.sampler)?;
-        let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
-        let mut next = Some(first);
-        for _ in 0..workers {
-            let mut d = match next.take() {
-                Some(d) => d,
-                None => Deblurrer::new(Restorer::from_bytes(&bytes, &name)?)?,
-            };
-            let compare = self.compare;
-            ops.push(Box::new(move |f: &Planar| {
-                let mut out = d.restore(f, &plan)?;
-                if compare {
-                    compose_compare(f, &mut out);
-                }
-                Ok(out)
-            }));
-        }
         let reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);
+        // Every worker parses its own copy of the model: plans and scratch memory are not shared.
+        let (bytes, name) = resolve(&self.model)?;
+        let load = || Restorer::from_bytes(&bytes, &name);
+        let compare = self.compare;
+        let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
+        let (what, steps, outline) = match &self.task {
+            StreamTaskKind::Deblur { severity, sampler } => {
+                let first = Deblurrer::new(load()?)?;
+                let plan = first.plan(*severity, self.steps, *sampler)?;
+                let mut next = Some(first);
+                for _ in 0..workers {
+                    let mut d = match next.take() {
+                        Some(d) => d,
+                        None => Deblurrer::new(load()?)?,
+                    };
+                    ops.push(Box::new(move |f: &Planar| {
+                        let mut out = d.restore(f, &plan)?;
+                        if compare {
+                            compose_compare(f, &mut out);
+                        }
+                        Ok(out)
+                    }));
+                }
+                let what = format!(
+                    "severity {severity} (t*={}), {} steps {:?}",
+                    plan.t_star, plan.steps, plan.sampler
+                );
+                (what, plan.steps, Vec::new())
+            }
+            StreamTaskKind::Inpaint { masks } => {
+                let mask = masks.for_frame(std::path::Path::new("-"), w, h)?;
+                if mask.count() == 0 {
+                    bail!("the mask is empty: there is nothing to inpaint in this stream");
+                }
+                let first = Inpainter::new(load()?)?;
+                let plan = first.plan(self.steps)?;
+                // The mask is the same for every frame: its distance transform is computed once.
+                let schedule = first.schedule_for(&mask)?;
+                let mut next = Some(first);
+                for _ in 0..workers {
+                    let mut inp = match next.take() {
+                        Some(d) => d,
+                        None => Inpainter::new(load()?)?,
+                    };
+                    let (mask, schedule) = (mask.clone(), schedule.clone());
+                    ops.push(Box::new(move |f: &Planar| {
+                        let mut out = inp.restore(f, &mask, &schedule, &plan)?;
+                        if compare {
+                            compose_compare(f, &mut out);
+                        }
+                        Ok(out)
+                    }));
+                }
+                let what = format!(
+                    "mask of {} pixels ({:.1}%), {} steps",
+                    mask.count(),
+                    100.0 * mask.count() as f64 / (w * h) as f64,
+                    plan.steps
+                );
+                (what, plan.steps, mask_outline(&mask))
+            }
+        };
         let writer = FrameWriter::new(out_format, output, reader.y4m.as_ref(), (w, h));
         eprintln!(
-            "coldframe: stream {} -> {out_format} {w}x{h}, model {name}, severity {} (t*={}), {} steps {:?}, {workers} workers",
-            self.format, self.severity, plan.t_star, plan.steps, plan.sampler
+            "coldframe: stream {} -> {out_format} {w}x{h}, model {name}, {what}, {workers} workers",
+            self.format
         );
         let mut last = std::time::Instant::now();
         let (show, overlay) = (self.progress, self.overlay);
-        let label = format!("{name} S={}", plan.steps);
+        let label = format!("{name} S={steps}");
         let hook = move |frame: Option<&mut Planar>, ms: f64, s: &StreamStats| match frame {
-            // this frame counts towards the rate it shows
             Some(f) if overlay => {
+                draw_outline(f, &outline);
+                // this frame counts towards the rate it shows
                 let fps = (s.frames + 1) as f64 / s.elapsed.as_secs_f64().max(1e-3);
                 draw_label(f, &format!("{label} {ms:.0}ms {fps:.1}fps"), 4, 4)
             }

@@ -27,9 +27,13 @@ fn source(size: &str, frames: usize, out: &str) -> Vec<u8> {
 }
 
 fn stream(args: &[&str], input: &[u8]) -> Output {
+    stream_task("deblur", args, input)
+}
+
+fn stream_task(task: &str, args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_coldframe"))
         .arg("stream")
-        .arg("deblur")
+        .arg(task)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -359,4 +363,54 @@ fn overlay_and_compare_draw_on_the_frame() {
     // the status line's box in the top-left corner, the divider down the middle
     assert!((0..10).any(|y| (4..40).any(|x| px(&drawn, x, y + 4) != px(&plain, x, y + 4))));
     assert!((20..80).all(|y| px(&drawn, 80, y) == 255));
+}
+
+#[test]
+fn stream_inpaint_fills_a_fixed_box_in_every_frame_and_keeps_the_rest() {
+    let (w, h) = (64usize, 48usize);
+    let rgb = source("64x48", 8, "-pix_fmt rgb24 -f rawvideo");
+    let args = [
+        "--format",
+        "rgb24",
+        "--size",
+        "64x48",
+        "--rect",
+        "20,10,12,8",
+    ];
+    let run = |workers: &str| {
+        let o = stream_task(
+            "inpaint",
+            &[&args[..], &["--workers", workers]].concat(),
+            &rgb,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let (one, three) = (run("1"), run("3"));
+    assert_eq!(one.len(), rgb.len());
+    assert!(one == three, "output depends on the worker count");
+    let inside = |i: usize| {
+        let (x, y) = ((i / 3) % w, (i / 3) / w % h);
+        (20..32).contains(&x) && (10..18).contains(&y)
+    };
+    let mut changed = 0;
+    for (i, (a, b)) in rgb.iter().zip(&one).enumerate() {
+        if inside(i % (w * h * 3)) {
+            changed += (a != b) as usize;
+        } else {
+            assert_eq!(a, b, "known byte {i} changed");
+        }
+    }
+    assert!(changed > 0, "the hole was not filled");
+    // an empty mask is refused (a stream has nothing to do), a rect outside the frame names the frame size
+    let o = stream_task(
+        "inpaint",
+        &["--format", "rgb24", "--size", "64x48", "--rect", "60,0,8,8"],
+        &rgb,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("outside the 64x48 frame"), "{err}");
+    let o = stream_task("inpaint", &["--format", "rgb24", "--size", "64x48"], &rgb);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no mask given"));
 }

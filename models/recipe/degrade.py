@@ -78,3 +78,45 @@ def blur_torch(x: torch.Tensor, sigmas) -> torch.Tensor:
 
 def blur_t(x: torch.Tensor, ts) -> torch.Tensor:
     return blur_torch(x, [sigma_of(int(t)) for t in ts])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mask degradation (DESIGN.md §3), exactly as src/degrade/mask.rs computes it.
+#
+# depth2(p): squared Euclidean distance from a missing pixel p to the nearest known pixel of the frame (exact
+# integers; known pixels have depth 0; pixels outside the frame do not count as known). dmax2 = the largest depth2
+# of the mask. At step t (0..T) pixel p is still missing iff
+#     depth2(p) * T^2 > dmax2 * (T - t)^2        i.e. depth(p) > dmax * (1 - t / T)
+# so at t = T the whole mask is missing, at t = 0 nothing, and between them the hole shrinks from its edge inward in
+# equal fractions of its deepest point: S sampler steps fill any hole in S rings, whatever its size. Integer
+# arithmetic on both sides, so the Rust and Python masks agree bit for bit. Missing pixels hold FILL in every
+# channel and the restorer sees the still-missing mask as a fourth channel.
+# ---------------------------------------------------------------------------------------------------------------
+T_MASK = 20
+FILL = 0.5
+MASK_SCHEDULE = "relative-edt-depth"  # the name the metadata carries (src/model_info.rs)
+
+
+def depth2(mask: np.ndarray) -> np.ndarray:
+    """Squared distance to the nearest known pixel, int64 [H, W]; mask is bool [H, W], True = missing."""
+    from scipy.ndimage import distance_transform_edt
+
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return np.zeros(mask.shape, np.int64)
+    if mask.all():
+        raise ValueError("the mask covers the whole frame")
+    d = distance_transform_edt(mask)
+    return np.rint(d * d).astype(np.int64)
+
+
+def missing_at(d2: np.ndarray, t: int, T: int = T_MASK) -> np.ndarray:
+    """The still-missing part of the mask at step t, from its depth2 map."""
+    dmax2 = int(d2.max())
+    return d2 * (T * T) > dmax2 * (T - t) * (T - t)
+
+
+def mask_degrade(img: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """D for one image [C, H, W] given the still-missing pixels [H, W]: RGB with FILL in the hole, plus the mask."""
+    rgb = np.where(missing[None], np.float32(FILL), img[:3]).astype(np.float32)
+    return np.concatenate([rgb, missing[None].astype(np.float32)], 0)

@@ -1,10 +1,13 @@
 """Exports the EMA weights to ONNX (f32), quantizes to int8, and records the test fixtures the Rust side checks.
 
     python models/recipe/export.py --ckpt models/work/deblur/last.pt --default-steps N
+    python models/recipe/export.py --task inpaint --ckpt models/work/inpaint/last.pt --default-steps N
 
 Writes models/deblur-f32.onnx, models/deblur-int8.onnx (static QDQ int8, per-channel weights, calibrated on
 training crops), tests/data/blur_vectors.bin (Rust D == Python D), tests/data/parity_*.bin (tract ==
 onnxruntime, for both files) and tests/data/sampler_f32.bin (Rust sampler == the evaluation's Python sampler).
+For inpaint: models/inpaint-{f32,int8}.onnx, tests/data/mask_vectors.bin (Rust mask schedule == Python's),
+tests/data/parity_inpaint_{f32,int8}.bin and tests/data/sampler_inpaint_f32.bin.
 """
 import argparse
 import os
@@ -24,6 +27,27 @@ import degrade  # noqa: E402
 from net import ColdUNet, Exported, macs_per_pixel  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def inpaint_metadata(name, precision, default_steps):
+    return {
+        "coldframe.format": "1",
+        "name": name,
+        "task": "inpaint",
+        "T": str(degrade.T_MASK),
+        "mask_schedule": degrade.MASK_SCHEDULE,
+        "fill": f"{degrade.FILL:g}",
+        "stride": str(ColdUNet.STRIDE),
+        "macs_per_pixel": f"{macs_per_pixel(ColdUNet(in_ch=4, T=degrade.T_MASK), 4):.0f}",
+        "precision": precision,
+        "default_steps": str(default_steps),
+        "input_layout": "image: float32 [1,4,H,W]: RGB in [0,1] with the fill value where missing, then the "
+                        "still-missing mask (1 = missing); H and W multiples of stride; t: float32 [1] step",
+        "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
+        "degradation": "missing where depth2 * T^2 > dmax2 * (T - t)^2, depth2 = squared Euclidean distance to the "
+                       "nearest known pixel (models/recipe/degrade.py)",
+        "model_version": "1",
+    }
 
 
 def metadata(name, precision, default_steps):
@@ -51,6 +75,27 @@ def set_metadata(path, props):
         e = m.metadata_props.add()
         e.key, e.value = k, v
     onnx.save(m, path)
+
+
+class InpaintCalib(CalibrationDataReader):
+    """Training crops with training masks at uniform steps: what the sampler shows the model."""
+
+    def __init__(self, n=48):
+        import masks
+
+        train, _ = data.split()
+        crops = data.Crops(train, 128, seed=99)
+        rng = random.Random(5)
+        self.items = []
+        for _ in range(n):
+            x0 = crops.batch(1)[0].astype(np.float32).transpose(2, 0, 1) / 255.0
+            t = rng.randint(1, degrade.T_MASK)
+            miss = degrade.missing_at(degrade.depth2(masks.random_mask(128, 128, rng)), t)
+            self.items.append({"image": degrade.mask_degrade(x0, miss)[None], "t": np.array([t], np.float32)})
+        self.it = iter(self.items)
+
+    def get_next(self):
+        return next(self.it, None)
 
 
 class Calib(CalibrationDataReader):
@@ -120,11 +165,114 @@ def sampler_fixture(model_path, out_path, t_star=12, steps=4):
             write_tensor(f, evaluate.sample(s, x, t_star, steps, sampler))
 
 
+def fixture_masks():
+    """Small masks of every kind the Rust side must reproduce, plus hand-made edge cases."""
+    import masks
+
+    rng = random.Random(21)
+    out = [masks.GENERATORS[k](h, w, rng) for k in masks.KINDS for (h, w) in ((24, 40), (31, 17))]
+    m = np.zeros((9, 13), bool)
+    m[:, 4] = True  # a dead column, top to bottom
+    out.append(m)
+    m = np.ones((10, 12), bool)
+    m[9, 11] = False  # one known pixel in a corner
+    out.append(m)
+    m = np.zeros((16, 16), bool)
+    m[3:13, 2:14] = True
+    out.append(m)
+    return [m for m in out if m.any() and not m.all()]
+
+
+def mask_vectors(path):
+    """u32 cases; each: u32 h, u32 w, mask u8[h*w], depth2 u32[h*w], u32 nt, then nt x (u32 t, missing u8[h*w])."""
+    cases = fixture_masks()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<I", len(cases)))
+        for m in cases:
+            h, w = m.shape
+            d2 = degrade.depth2(m)
+            f.write(struct.pack("<II", h, w))
+            f.write(m.astype(np.uint8).tobytes())
+            f.write(d2.astype("<u4").tobytes())
+            ts = list(range(degrade.T_MASK + 1))
+            f.write(struct.pack("<I", len(ts)))
+            for t in ts:
+                f.write(struct.pack("<I", t))
+                f.write(degrade.missing_at(d2, t).astype(np.uint8).tobytes())
+
+
+def inpaint_crop_and_mask(photo_index, t=None):
+    import masks
+
+    _, val = data.split()
+    img = data.load_photo(val[photo_index])[:48, :64].astype(np.float32).transpose(2, 0, 1) / 255.0
+    m = masks.brush(48, 64, random.Random(photo_index)) | masks.box(48, 64, random.Random(40 + photo_index))
+    return img, m
+
+
+def inpaint_parity_fixture(model_path, out_path, t=12):
+    img, m = inpaint_crop_and_mask(0)
+    x = degrade.mask_degrade(img, degrade.missing_at(degrade.depth2(m), t))[None]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+    y = s.run(None, {"image": x, "t": np.array([float(t)], np.float32)})[0]
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<f", float(t)))
+        write_tensor(f, x)
+        write_tensor(f, y)
+
+
+def inpaint_sampler_fixture(model_path, out_path, steps=4):
+    """u32 steps; image [3,H,W]; mask [1,H,W] (1 = missing); the evaluation's inpaint result [3,H,W]."""
+    import evaluate_inpaint
+
+    img, m = inpaint_crop_and_mask(1)
+    s = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<I", steps))
+        write_tensor(f, img)
+        write_tensor(f, m[None].astype(np.float32))
+        write_tensor(f, evaluate_inpaint.inpaint(s, img, m, steps))
+
+
+def export_inpaint(args):
+    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+    net = ColdUNet(in_ch=4, T=degrade.T_MASK)
+    net.load_state_dict(st["ema"])
+    model = Exported(net).eval()
+    f32 = os.path.join(ROOT, "models", "inpaint-f32.onnx")
+    i8 = os.path.join(ROOT, "models", "inpaint-int8.onnx")
+    x = torch.rand(1, 4, 64, 96)
+    x[:, 3] = (x[:, 3] > 0.7).float()
+    t = torch.tensor([8.0])
+    torch.onnx.export(model, (x, t), f32, input_names=["image", "t"], output_names=["x0"], opset_version=17,
+                      dynamic_axes={"image": {2: "H", 3: "W"}, "x0": {2: "H", 3: "W"}}, dynamo=False)
+    set_metadata(f32, inpaint_metadata("inpaint-f32", "f32", args.default_steps))
+    quantize_static(f32, i8, InpaintCalib(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    set_metadata(i8, inpaint_metadata("inpaint-int8", "int8", args.default_steps))
+    s = ort.InferenceSession(f32, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = model(x, t).numpy()
+    got = s.run(None, {"image": x.numpy(), "t": t.numpy()})[0]
+    print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    td = os.path.join(ROOT, "tests", "data")
+    mask_vectors(os.path.join(td, "mask_vectors.bin"))
+    inpaint_parity_fixture(f32, os.path.join(td, "parity_inpaint_f32.bin"))
+    inpaint_parity_fixture(i8, os.path.join(td, "parity_inpaint_int8.bin"))
+    inpaint_sampler_fixture(f32, os.path.join(td, "sampler_inpaint_f32.bin"))
+    print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint"])
     ap.add_argument("--ckpt", default="models/work/deblur/last.pt")
     ap.add_argument("--default-steps", type=int, default=1)
     args = ap.parse_args()
+    if args.task == "inpaint":
+        return export_inpaint(args)
     st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
     net = ColdUNet(in_ch=3, T=degrade.T_BLUR)
     net.load_state_dict(st["ema"])

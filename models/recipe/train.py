@@ -1,6 +1,11 @@
 """L1 training of a cold-diffusion restorer, with EMA weights and checkpoints that resume.
 
     python models/recipe/train.py --task deblur --out models/work/deblur --steps 40000 [--minutes 70]
+    python models/recipe/train.py --task inpaint --out models/work/inpaint --steps 16000
+
+Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
+with the part of the mask still missing at step t (degrade.missing_at) set to FILL, plus that mask as a fourth
+channel; L1 inside the missing part only (the binary copies every other pixel from the input).
 
 Re-running the same command resumes from <out>/last.pt. --minutes stops cleanly (checkpoint written) after that
 much wall time in this run, so a long run can be spread over several sessions. Runs on CUDA when present.
@@ -20,6 +25,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
 import degrade  # noqa: E402
+import masks  # noqa: E402
 from net import ColdUNet, macs_per_pixel, param_count  # noqa: E402
 
 
@@ -32,6 +38,31 @@ def make_batch(crops, n, T, rng, device):
     return xt.to(device), t.float().to(device), x0.to(device)
 
 
+def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True):
+    """Returns (x_t [N,4,H,W], t [N], x0 [N,3,H,W], missing [N,1,H,W])."""
+    x0 = crops.batch(n).astype(np.float32) / 255.0
+    # camera noise / JPEG on what the restorer sees of the frame; the target stays clean
+    seen = data.camera_artefacts(x0, rng) if artefacts else x0
+    xs, ts, ms = [], [], []
+    for i in range(n):
+        h, w = x0.shape[1:3]
+        m = masks.random_mask(h, w, rng)
+        t = t_fixed if t_fixed is not None else rng.randint(1, T)
+        miss = degrade.missing_at(degrade.depth2(m), t, T)
+        xs.append(degrade.mask_degrade(seen[i].transpose(2, 0, 1), miss))
+        ts.append(t)
+        ms.append(miss[None])
+    xt = torch.from_numpy(np.stack(xs))
+    x0 = torch.from_numpy(x0).permute(0, 3, 1, 2).contiguous()
+    miss = torch.from_numpy(np.stack(ms).astype(np.float32))
+    return xt.to(device), torch.tensor(ts).float().to(device), x0.to(device), miss.to(device)
+
+
+def psnr_in(a, b, m):
+    mse = (((a.clamp(0, 1) - b) ** 2) * m).sum().item() / max(3 * m.sum().item(), 1.0)
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
 def psnr(a, b):
     mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
     return 10 * math.log10(1.0 / max(mse, 1e-12))
@@ -39,7 +70,7 @@ def psnr(a, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--task", default="deblur", choices=["deblur"])
+    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint"])
     ap.add_argument("--out", default="models/work/deblur")
     ap.add_argument("--steps", type=int, default=40000)
     ap.add_argument("--batch", type=int, default=16)
@@ -53,8 +84,10 @@ def main():
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     os.makedirs(args.out, exist_ok=True)
-    T = degrade.T_BLUR
-    net = ColdUNet(in_ch=3, T=T).to(device)
+    inpaint = args.task == "inpaint"
+    T = degrade.T_MASK if inpaint else degrade.T_BLUR
+    in_ch = 4 if inpaint else 3
+    net = ColdUNet(in_ch=in_ch, T=T).to(device)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s = 0, 0.0
@@ -73,14 +106,22 @@ def main():
     crops = data.Crops(train_photos, args.crop, seed=step)
     val = data.Crops(val_photos, 128, seed=123)
     vrng = random.Random(7)
-    vx, vt, vy = make_batch(val, 16, T, vrng, device)
-    vt[:] = 12.0  # sigma 3
-    vx = data.camera_artefacts(degrade.blur_t(vy.cpu(), vt.long()).permute(0, 2, 3, 1).numpy(), random.Random(3))
-    vx = torch.from_numpy(vx).permute(0, 3, 1, 2).contiguous().to(device)
+    if inpaint:
+        # the sampler's first (hardest) call: the whole mask missing, t = T
+        vx, vt, vy, vm = make_inpaint_batch(val, 16, T, vrng, device, t_fixed=T, artefacts=False)
+        vscore = lambda y: psnr_in(y, vy, vm)  # noqa: E731
+        vbase = vscore(vx[:, :3])
+    else:
+        vx, vt, vy = make_batch(val, 16, T, vrng, device)
+        vt[:] = 12.0  # sigma 3
+        vx = data.camera_artefacts(degrade.blur_t(vy.cpu(), vt.long()).permute(0, 2, 3, 1).numpy(), random.Random(3))
+        vx = torch.from_numpy(vx).permute(0, 3, 1, 2).contiguous().to(device)
+        vscore = lambda y: psnr(y, vy)  # noqa: E731
+        vbase = vscore(vx)
     meta = {
         "photos_train": len(train_photos),
         "photos_val": len(val_photos),
-        "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=3, T=T), 3),
+        "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=in_ch, T=T), in_ch),
         "params": param_count(net),
         "batch": args.batch,
         "crop": args.crop,
@@ -106,8 +147,12 @@ def main():
         cos = 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
-        xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
-        loss = (net(xt, t) - x0).abs().mean()
+        if inpaint:
+            xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device)
+            loss = ((net(xt, t) - x0).abs() * miss).sum() / (3 * miss.sum())
+        else:
+            xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
+            loss = (net(xt, t) - x0).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -119,9 +164,9 @@ def main():
         run_loss += loss.item()
         if step % 250 == 0:
             with torch.no_grad():
-                vp = psnr(ema(vx, vt), vy)
+                vp = vscore(ema(vx, vt))
             el = trained_s + time.time() - start
-            line = f"{step}\t{run_loss / 250:.5f}\t{vp:.3f}\t{psnr(vx, vy):.3f}\t{el:.0f}"
+            line = f"{step}\t{run_loss / 250:.5f}\t{vp:.3f}\t{vbase:.3f}\t{el:.0f}"
             print(line, flush=True)
             log.write(line + "\n")
             log.flush()

@@ -1,6 +1,7 @@
 //! The forward degradations D(x, t) the restorers were trained to invert.
 
 pub mod blur;
+pub mod mask;
 
 use crate::planar::Planar;
 

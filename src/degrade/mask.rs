@@ -1,0 +1,249 @@
+//! The mask degradation the inpainters were trained on (models/recipe/degrade.py, DESIGN.md §3).
+//!
+//! depth2(p) is the squared Euclidean distance from a missing pixel to the nearest known pixel of the frame
+//! (known pixels: 0). With dmax2 the largest depth2 of the mask, pixel p is still missing at step t iff
+//! `depth2(p) * T^2 > dmax2 * (T - t)^2`, i.e. depth > dmax (1 - t/T): the whole mask at t = T, nothing at 0, and
+//! the hole shrinks from its edge inward in equal fractions of its depth, so S sampler steps fill any hole in S
+//! rings. Everything is integer arithmetic, so this side and numpy agree bit for bit (shared vectors in
+//! tests/data). A missing pixel holds the model's fill value in every colour channel; the still-missing mask is
+//! the fourth channel the restorer sees.
+
+use anyhow::{bail, ensure, Result};
+
+use super::Degradation;
+use crate::planar::Planar;
+
+const FAR: i64 = i64::MAX / 4;
+
+/// Exact squared distance transform along one line (Felzenszwalb & Huttenlocher's lower envelope of parabolas).
+/// `f[i]` is FAR where there is no source. Values stay below 2^53, so the f64 intersections are exact enough
+/// that the envelope, and so every output, is the exact integer minimum.
+fn edt_line(f: &[i64], out: &mut [i64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+    v.clear();
+    z.clear();
+    for (q, &fq) in f.iter().enumerate() {
+        if fq >= FAR {
+            continue;
+        }
+        let cost = |p: usize| f[p] + (p * p) as i64;
+        loop {
+            let Some(&last) = v.last() else { break };
+            let s = (cost(q) - cost(last)) as f64 / (2 * (q - last)) as f64;
+            // z holds the left edge of each parabola's interval; drop the last one while it is hidden.
+            if v.len() > 1 && s <= z[z.len() - 1] {
+                v.pop();
+                z.pop();
+            } else {
+                z.push(s);
+                break;
+            }
+        }
+        if v.is_empty() {
+            z.push(f64::NEG_INFINITY);
+        }
+        v.push(q);
+    }
+    if v.is_empty() {
+        out.iter_mut().for_each(|o| *o = FAR);
+        return;
+    }
+    let mut k = 0;
+    for (q, o) in out.iter_mut().enumerate() {
+        while k + 1 < v.len() && z[k + 1] < q as f64 {
+            k += 1;
+        }
+        let d = q as i64 - v[k] as i64;
+        *o = d * d + f[v[k]];
+    }
+}
+
+/// Squared distance from each pixel to the nearest known (`false`) pixel; 0 on known pixels.
+/// Errors if no pixel is known (there is nothing to fill from).
+pub fn depth2(mask: &[bool], width: usize, height: usize) -> Result<Vec<u64>> {
+    ensure!(
+        mask.len() == width * height,
+        "mask holds {} pixels, a {width}x{height} frame needs {}",
+        mask.len(),
+        width * height
+    );
+    if mask.iter().all(|&m| m) {
+        bail!("the mask covers the whole {width}x{height} frame: there is nothing to fill it from");
+    }
+    let (mut v, mut z) = (Vec::new(), Vec::new());
+    let mut cols = vec![0i64; width * height];
+    let mut f = vec![0i64; height];
+    let mut o = vec![0i64; height];
+    for x in 0..width {
+        for y in 0..height {
+            f[y] = if mask[y * width + x] { FAR } else { 0 };
+        }
+        edt_line(&f, &mut o, &mut v, &mut z);
+        for y in 0..height {
+            cols[y * width + x] = o[y];
+        }
+    }
+    let mut out = vec![0u64; width * height];
+    let mut row = vec![0i64; width];
+    for y in 0..height {
+        edt_line(&cols[y * width..(y + 1) * width], &mut row, &mut v, &mut z);
+        for (dst, &d) in out[y * width..(y + 1) * width].iter_mut().zip(&row) {
+            // Some pixel is known, so after both passes every distance is finite.
+            *dst = d as u64;
+        }
+    }
+    Ok(out)
+}
+
+/// The mask degradation of one frame's mask, for t = 0..=T.
+#[derive(Clone, Debug)]
+pub struct MaskSchedule {
+    pub width: usize,
+    pub height: usize,
+    pub t_max: usize,
+    pub fill: f32,
+    depth2: Vec<u64>,
+    dmax2: u64,
+}
+
+impl MaskSchedule {
+    pub fn new(
+        mask: &[bool],
+        width: usize,
+        height: usize,
+        t_max: usize,
+        fill: f32,
+    ) -> Result<Self> {
+        ensure!(t_max > 0, "mask schedule needs T > 0");
+        let depth2 = depth2(mask, width, height)?;
+        let dmax2 = depth2.iter().copied().max().unwrap_or(0);
+        Ok(MaskSchedule {
+            width,
+            height,
+            t_max,
+            fill,
+            depth2,
+            dmax2,
+        })
+    }
+
+    pub fn depth2(&self) -> &[u64] {
+        &self.depth2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dmax2 == 0
+    }
+
+    /// The pixels still missing at step t (t is clamped to T).
+    pub fn missing_at(&self, t: usize) -> Vec<bool> {
+        let (tt, t) = (self.t_max as u128, t.min(self.t_max) as u128);
+        let limit = self.dmax2 as u128 * (tt - t) * (tt - t);
+        self.depth2
+            .iter()
+            .map(|&d| d as u128 * tt * tt > limit)
+            .collect()
+    }
+}
+
+impl Degradation for MaskSchedule {
+    /// RGB of `x` (3 or 4 channels) with the fill value where the mask is still missing at t, plus that mask.
+    fn apply(&self, x: &Planar, t: usize) -> Planar {
+        debug_assert!(x.width == self.width && x.height == self.height && x.channels >= 3);
+        let missing = self.missing_at(t);
+        let n = self.width * self.height;
+        let mut data = Vec::with_capacity(4 * n);
+        for c in 0..3 {
+            let p = x.plane(c);
+            data.extend(
+                p.iter()
+                    .zip(&missing)
+                    .map(|(&v, &m)| if m { self.fill } else { v }),
+            );
+        }
+        data.extend(missing.iter().map(|&m| if m { 1.0f32 } else { 0.0 }));
+        Planar {
+            width: self.width,
+            height: self.height,
+            channels: 4,
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, by brute force over every known pixel.
+    fn brute(mask: &[bool], w: usize, h: usize) -> Vec<u64> {
+        (0..w * h)
+            .map(|i| {
+                if !mask[i] {
+                    return 0;
+                }
+                let (x, y) = ((i % w) as i64, (i / w) as i64);
+                (0..w * h)
+                    .filter(|&j| !mask[j])
+                    .map(|j| {
+                        let (a, b) = ((j % w) as i64 - x, (j / w) as i64 - y);
+                        (a * a + b * b) as u64
+                    })
+                    .min()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn depth_matches_brute_force_on_random_masks() {
+        let mut s = 12345u64;
+        for case in 0..60 {
+            let (w, h) = (1 + case % 13, 1 + (case * 7) % 11);
+            let density = [0.2, 0.6, 0.95][case % 3];
+            let mask: Vec<bool> = (0..w * h)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((s >> 33) as f64 / (1u64 << 31) as f64) < density
+                })
+                .collect();
+            if mask.iter().all(|&m| m) {
+                assert!(depth2(&mask, w, h).is_err());
+                continue;
+            }
+            assert_eq!(depth2(&mask, w, h).unwrap(), brute(&mask, w, h), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn hole_shrinks_from_the_edge_inward_and_is_whole_at_t_max() {
+        let (w, h) = (21, 15);
+        let mask: Vec<bool> = (0..w * h)
+            .map(|i| (3..18).contains(&(i % w)) && (2..13).contains(&(i / w)))
+            .collect();
+        let m = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
+        assert_eq!(m.missing_at(20), mask);
+        assert!(m.missing_at(0).iter().all(|&x| !x));
+        let mut prev = m.missing_at(20);
+        for t in (0..20).rev() {
+            let cur = m.missing_at(t);
+            // monotone: what is missing at t was missing at t + 1
+            assert!(cur.iter().zip(&prev).all(|(&c, &p)| !c || p));
+            prev = cur;
+        }
+        // the centre (depth 6) goes last, an edge pixel of the hole (depth 1) early: it is known once
+        // 1 <= 6 (1 - t/20), i.e. from t = 16 down
+        let centre = 7 * w + 10;
+        let edge = 2 * w + 10;
+        assert!(m.missing_at(1)[centre]);
+        assert!(m.missing_at(17)[edge] && !m.missing_at(16)[edge]);
+    }
+
+    #[test]
+    fn whole_frame_mask_is_refused_and_empty_mask_is_empty() {
+        assert!(depth2(&[true; 12], 4, 3).is_err());
+        let m = MaskSchedule::new(&[false; 12], 4, 3, 20, 0.5).unwrap();
+        assert!(m.is_empty());
+    }
+}

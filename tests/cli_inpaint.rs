@@ -1,0 +1,306 @@
+//! `coldframe inpaint` and `coldframe degrade mask` end to end through the binary: real crops, real masks.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use coldframe::frame_mask::FrameMask;
+use coldframe::image_io::read_image;
+use coldframe::planar::Planar;
+use common::data;
+
+fn coldframe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(args)
+        .output()
+        .expect("run coldframe")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = coldframe(args);
+    assert!(
+        o.status.success(),
+        "coldframe {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A refusal: exit 1 (not a panic's 101), one line on stderr that contains every `needles`.
+fn refused(args: &[&str], needles: &[&str]) {
+    let o = coldframe(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "coldframe {args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "coldframe {args:?}: {err:?} does not mention {n:?}"
+        );
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("coldframe-inpaint-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn rgb8(p: &Path) -> Vec<u8> {
+    read_image(p).unwrap().to_rgb8()
+}
+
+/// PSNR over the masked pixels only.
+fn hole_psnr(a: &Planar, b: &Planar, mask: &FrameMask) -> f64 {
+    let n = a.width * a.height;
+    let (mut se, mut k) = (0.0f64, 0usize);
+    for c in 0..3 {
+        for i in (0..n).filter(|&i| mask.missing[i]) {
+            se += ((a.data[c * n + i] - b.data[c * n + i]) as f64).powi(2);
+            k += 1;
+        }
+    }
+    10.0 * (1.0 / (se / k as f64).max(1e-12)).log10()
+}
+
+/// The simplest fill a user could do by hand: every hole pixel gets the mean of the known pixels.
+fn mean_fill(img: &Planar, mask: &FrameMask) -> Planar {
+    let n = img.width * img.height;
+    let mut out = img.clone();
+    for c in 0..3 {
+        let known: Vec<f32> = (0..n)
+            .filter(|&i| !mask.missing[i])
+            .map(|i| img.data[c * n + i])
+            .collect();
+        let mean = known.iter().sum::<f32>() / known.len() as f32;
+        for i in (0..n).filter(|&i| mask.missing[i]) {
+            out.data[c * n + i] = mean;
+        }
+    }
+    out
+}
+
+#[test]
+fn inpainting_fills_every_mask_kind_on_validation_crops_and_keeps_known_pixels() {
+    for crop in [
+        "val_bridge.png",
+        "val_ladybird.png",
+        "val_picosdeeuropa.png",
+    ] {
+        for kind in ["brush", "text", "lines", "blob", "box"] {
+            let (img_path, mask_path) = (data(crop), data(&format!("mask_{kind}.png")));
+            let out = tmp(&format!("{kind}-{crop}"));
+            ok(&["inpaint", "--mask", s(&mask_path), s(&img_path), s(&out)]);
+            let (x0, y) = (read_image(&img_path).unwrap(), read_image(&out).unwrap());
+            let mask = FrameMask::read(&mask_path).unwrap();
+            let (a, b) = (x0.to_rgb8(), y.to_rgb8());
+            for i in (0..mask.missing.len()).filter(|&i| !mask.missing[i]) {
+                assert_eq!(
+                    a[3 * i..3 * i + 3],
+                    b[3 * i..3 * i + 3],
+                    "{crop}/{kind}: known pixel {i} changed"
+                );
+            }
+            let (pm, pf) = (
+                hole_psnr(&y, &x0, &mask),
+                hole_psnr(&mean_fill(&x0, &mask), &x0, &mask),
+            );
+            eprintln!("{crop}/{kind}: hole PSNR model {pm:.2} dB, mean fill {pf:.2} dB");
+            assert!(
+                pm > pf + 3.0,
+                "{crop}/{kind}: model {pm:.2} dB vs mean fill {pf:.2} dB"
+            );
+        }
+    }
+}
+
+#[test]
+fn rects_stdin_stdout_and_the_mask_file_agree() {
+    let img = data("val_bridge.png");
+    // a 20x10 box at (30, 40) as a rect and as a mask file give the same output
+    let mut m = image::GrayImage::new(101, 75);
+    for y in 40..50 {
+        for x in 30..50 {
+            m.put_pixel(x, y, image::Luma([255]));
+        }
+    }
+    let mask = tmp("box.png");
+    m.save(&mask).unwrap();
+    let (a, b) = (tmp("rect.png"), tmp("maskfile.png"));
+    ok(&["inpaint", "--rect", "30,40,20,10", s(&img), s(&a)]);
+    ok(&["inpaint", "--mask", s(&mask), s(&img), s(&b)]);
+    assert_eq!(rgb8(&a), rgb8(&b));
+    let o = Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(["inpaint", "--rect", "30,40,20,10", "-", "-"])
+        .stdin(std::fs::File::open(&img).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let piped = coldframe::image_io::decode(&o.stdout, "stdout").unwrap();
+    assert_eq!(piped.to_rgb8(), rgb8(&a));
+}
+
+#[test]
+fn folders_with_one_mask_or_a_mask_dir() {
+    let (inp, out, masks) = (tmp("in"), tmp("out"), tmp("masks"));
+    for d in [&inp, &out, &masks] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for (n, kind) in [("a.png", "brush"), ("b.png", "text")] {
+        std::fs::copy(data("val_ladybird.png"), inp.join(n)).unwrap();
+        std::fs::copy(data(&format!("mask_{kind}.png")), masks.join(n)).unwrap();
+    }
+    ok(&["inpaint", "--mask-dir", s(&masks), s(&inp), s(&out)]);
+    for (n, kind) in [("a.png", "brush"), ("b.png", "text")] {
+        let single = tmp(&format!("single-{n}"));
+        ok(&[
+            "inpaint",
+            "--mask",
+            s(&data(&format!("mask_{kind}.png"))),
+            s(&inp.join(n)),
+            s(&single),
+        ]);
+        assert_eq!(rgb8(&out.join(n)), rgb8(&single), "{n}");
+    }
+    // a missing mask fails that file only, and names it
+    std::fs::remove_file(masks.join("b.png")).unwrap();
+    let o = coldframe(&["inpaint", "--mask-dir", s(&masks), s(&inp), s(&tmp("out2"))]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("b.png") && err.contains("1 of 2 images failed"),
+        "{err}"
+    );
+    assert!(tmp("out2").join("a.png").exists());
+}
+
+#[test]
+fn degrade_mask_fills_the_whole_mask_at_t_and_nothing_at_zero() {
+    let img = data("val_bridge.png");
+    let mask = data("mask_blob.png");
+    let (full, none, half) = (tmp("d20.png"), tmp("d0.png"), tmp("d10.png"));
+    ok(&[
+        "degrade",
+        "mask",
+        "--mask",
+        s(&mask),
+        "--step",
+        "20",
+        s(&img),
+        s(&full),
+    ]);
+    ok(&[
+        "degrade",
+        "mask",
+        "--mask",
+        s(&mask),
+        "--step",
+        "0",
+        s(&img),
+        s(&none),
+    ]);
+    ok(&[
+        "degrade",
+        "mask",
+        "--mask",
+        s(&mask),
+        "--step",
+        "10",
+        s(&img),
+        s(&half),
+    ]);
+    assert_eq!(rgb8(&none), rgb8(&img));
+    let m = FrameMask::read(&mask).unwrap();
+    let (f, h, x) = (rgb8(&full), rgb8(&half), rgb8(&img));
+    let grey = |p: &[u8], i: usize| p[3 * i..3 * i + 3] == [128, 128, 128];
+    let mut in_half = 0;
+    for i in 0..m.missing.len() {
+        if m.missing[i] {
+            assert!(grey(&f, i), "pixel {i} of the mask not filled at T");
+            in_half += grey(&h, i) as usize;
+        } else {
+            assert_eq!(f[3 * i..3 * i + 3], x[3 * i..3 * i + 3]);
+        }
+    }
+    // at T/2 only the inner part is still missing
+    assert!(
+        in_half > 0 && in_half < m.count(),
+        "{in_half} of {}",
+        m.count()
+    );
+}
+
+#[test]
+fn bad_masks_are_refused_and_an_empty_mask_copies_the_input() {
+    let img = data("val_bridge.png");
+    let out = tmp("never.png");
+    let o = s(&out);
+    refused(&["inpaint", s(&img), o], &["no mask given"]);
+    refused(
+        &["inpaint", "--mask", s(&data("sample_mask.png")), s(&img), o],
+        &["320x240", "101x75", "frame's size"],
+    );
+    let junk = tmp("junk-mask.png");
+    std::fs::write(&junk, b"not an image at all").unwrap();
+    refused(
+        &["inpaint", "--mask", s(&junk), s(&img), o],
+        &["junk-mask.png"],
+    );
+    refused(
+        &["inpaint", "--rect", "90,70,20,10", s(&img), o],
+        &["--rect 90,70,20,10", "outside the 101x75"],
+    );
+    refused(
+        &["inpaint", "--rect", "1,2,3", s(&img), o],
+        &["--rect", "X,Y,W,H"],
+    );
+    refused(
+        &["inpaint", "--rect", "0,0,101,75", s(&img), o],
+        &["covers the whole"],
+    );
+    refused(
+        &["inpaint", "--steps", "0", "--rect", "1,1,4,4", s(&img), o],
+        &["--steps 0", "1..=20"],
+    );
+    refused(
+        &[
+            "inpaint",
+            "--model",
+            "deblur-f32",
+            "--rect",
+            "1,1,4,4",
+            s(&img),
+            o,
+        ],
+        &["not an inpainting"],
+    );
+    refused(
+        &["deblur", "--model", "inpaint-f32", s(&img), o],
+        &["not a deblurring"],
+    );
+    refused(
+        &[
+            "degrade",
+            "mask",
+            "--rect",
+            "1,1,4,4",
+            "--step",
+            "21",
+            s(&img),
+            o,
+        ],
+        &["--step 21", "0..=20"],
+    );
+    assert!(!out.exists(), "a refused run wrote its output");
+    let empty = tmp("empty-mask.png");
+    image::GrayImage::new(101, 75).save(&empty).unwrap();
+    let copy = tmp("copy.png");
+    let err = ok(&["inpaint", "--mask", s(&empty), s(&img), s(&copy)]);
+    assert!(err.contains("mask is empty"), "{err}");
+    assert_eq!(rgb8(&copy), rgb8(&img));
+}

@@ -1,0 +1,171 @@
+//! The inpainters: mask schedule parity with Python, tract vs onnxruntime, the sampler against the evaluation's,
+//! and the contract (known pixels unchanged, the hole's old content ignored), on the shipped model files.
+
+mod common;
+
+use coldframe::degrade::mask::{depth2, MaskSchedule};
+use coldframe::frame_mask::FrameMask;
+use coldframe::inpaint::Inpainter;
+use coldframe::models::resolve;
+use coldframe::planar::Planar;
+use coldframe::restorer::Restorer;
+use coldframe::sampler::Restore;
+use common::{max_abs_diff, Reader};
+
+fn restorer(name: &str) -> Restorer {
+    let (bytes, name) = resolve(name).unwrap();
+    Restorer::from_bytes(&bytes, &name).unwrap()
+}
+
+fn bools(bytes: &[u8]) -> Vec<bool> {
+    bytes.iter().map(|&b| b != 0).collect()
+}
+
+#[test]
+fn mask_schedule_matches_python_bit_for_bit() {
+    let bytes = std::fs::read(common::data("mask_vectors.bin")).unwrap();
+    let mut pos = 0;
+    let u32_at = |pos: &mut usize| {
+        let v = u32::from_le_bytes(bytes[*pos..*pos + 4].try_into().unwrap());
+        *pos += 4;
+        v as usize
+    };
+    let cases = u32_at(&mut pos);
+    assert!(cases >= 10, "fixture holds {cases} masks");
+    for case in 0..cases {
+        let (h, w) = (u32_at(&mut pos), u32_at(&mut pos));
+        let n = h * w;
+        let mask = bools(&bytes[pos..pos + n]);
+        pos += n;
+        let want_d2: Vec<u64> = (0..n).map(|_| u32_at(&mut pos) as u64).collect();
+        assert_eq!(depth2(&mask, w, h).unwrap(), want_d2, "case {case}: depth");
+        let sched = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
+        let nt = u32_at(&mut pos);
+        for _ in 0..nt {
+            let t = u32_at(&mut pos);
+            let want = bools(&bytes[pos..pos + n]);
+            pos += n;
+            assert_eq!(sched.missing_at(t), want, "case {case} ({w}x{h}) at t={t}");
+        }
+    }
+    assert_eq!(pos, bytes.len());
+}
+
+fn parity(model: &str, fixture: &str, tol: f32) {
+    let mut r = Reader::open(fixture);
+    let t = r.f32() as usize;
+    let x = r.frame();
+    let expected = r.frame();
+    assert_eq!(x.channels, 4);
+    let got = restorer(model).predict(&x, t).unwrap();
+    let d = max_abs_diff(&got, &expected);
+    eprintln!("{model}: tract vs onnxruntime max abs diff {d}");
+    assert!(
+        d <= tol,
+        "{model}: tract differs from onnxruntime by {d} (allowed {tol})"
+    );
+}
+
+#[test]
+fn f32_inpainter_matches_onnxruntime() {
+    parity("inpaint-f32", "parity_inpaint_f32.bin", 1e-4);
+}
+
+#[test]
+fn int8_inpainter_matches_onnxruntime() {
+    // As for the deblurrer: float convolutions in tract vs integer ones in onnxruntime, 3 levels at the worst pixel.
+    parity("inpaint-int8", "parity_inpaint_int8.bin", 3.0 / 255.0);
+}
+
+fn sampler_fixture() -> (Planar, FrameMask, usize, Planar) {
+    let mut r = Reader::open("sampler_inpaint_f32.bin");
+    let steps = r.u32() as usize;
+    let img = r.frame();
+    let m = r.frame();
+    let want = r.frame();
+    let mask = FrameMask {
+        width: m.width,
+        height: m.height,
+        missing: m.data.iter().map(|&v| v > 0.5).collect(),
+    };
+    (img, mask, steps, want)
+}
+
+fn inpaint(model: &str, img: &Planar, mask: &FrameMask, steps: usize) -> Planar {
+    let mut inp = Inpainter::new(restorer(model)).unwrap();
+    let plan = inp.plan(Some(steps)).unwrap();
+    let schedule = inp.schedule_for(mask).unwrap();
+    inp.restore(img, mask, &schedule, &plan).unwrap()
+}
+
+#[test]
+fn sampler_matches_the_evaluation_sampler() {
+    let (img, mask, steps, want) = sampler_fixture();
+    let got = inpaint("inpaint-f32", &img, &mask, steps);
+    let d = max_abs_diff(&got, &want);
+    eprintln!("inpaint S={steps}: Rust vs Python max abs diff {d}");
+    assert!(
+        d < 1e-3,
+        "Rust inpainting differs from the evaluation's by {d}"
+    );
+}
+
+#[test]
+fn known_pixels_are_untouched_and_the_hole_content_is_ignored() {
+    let (img, mask, _, _) = sampler_fixture();
+    for model in ["inpaint-f32", "inpaint-int8"] {
+        for steps in [1, 3] {
+            let out = inpaint(model, &img, &mask, steps);
+            let n = img.width * img.height;
+            for c in 0..3 {
+                for i in 0..n {
+                    if !mask.missing[i] {
+                        assert_eq!(
+                            out.data[c * n + i],
+                            img.data[c * n + i],
+                            "{model} S={steps}"
+                        );
+                    }
+                }
+            }
+            // garbage under the mask: the output must not change at all
+            let mut noisy = img.clone();
+            for c in 0..3 {
+                for i in 0..n {
+                    if mask.missing[i] {
+                        noisy.data[c * n + i] = ((i * 7919 + c * 31) % 256) as f32 / 255.0;
+                    }
+                }
+            }
+            assert_eq!(
+                inpaint(model, &noisy, &mask, steps),
+                out,
+                "{model} S={steps}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_step_count_fills_the_hole_with_finite_values_and_reruns_are_identical() {
+    let (img, mask, _, _) = sampler_fixture();
+    for steps in [1, 2, 20] {
+        let a = inpaint("inpaint-f32", &img, &mask, steps);
+        assert!(a
+            .data
+            .iter()
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+        assert_eq!(a, inpaint("inpaint-f32", &img, &mask, steps));
+    }
+}
+
+#[test]
+fn a_deblur_model_is_refused_for_inpainting_and_steps_are_checked() {
+    let e = Inpainter::new(restorer("deblur-f32")).err().unwrap();
+    assert!(e.to_string().contains("not an inpainting"), "{e}");
+    let inp = Inpainter::new(restorer("inpaint-f32")).unwrap();
+    for bad in [0, 21] {
+        let e = inp.plan(Some(bad)).unwrap_err().to_string();
+        assert!(e.contains("--steps") && e.contains("1..=20"), "{e}");
+    }
+}
