@@ -77,7 +77,9 @@ impl Inpainter {
         let t_max = schedule.t_max;
         // What is under the mask never reaches the model: D at t = T replaces all of it by the fill value.
         let x = schedule.apply(&padded, t_max);
-        let x0 = sample(
+        // The improved sampler with the full last step: each step settles one ring of the hole and never touches
+        // what an earlier step settled. The state carries the mask as a fourth channel; drop it.
+        let mut x0 = sample(
             &mut self.restorer,
             schedule,
             &x,
@@ -85,6 +87,8 @@ impl Inpainter {
             plan.steps,
             Sampler::Improved,
         )?;
+        x0.channels = 3;
+        x0.data.truncate(3 * padded.width * padded.height);
         let mut out = x0.crop(img.width, img.height);
         keep_known(&mut out, img, mask);
         Ok(out)

@@ -19,6 +19,14 @@ pub const EMBEDDED: &[Embedded] = &[
         name: "deblur-int8",
         bytes: include_bytes!("../models/deblur-int8.onnx"),
     },
+    Embedded {
+        name: "inpaint-f32",
+        bytes: include_bytes!("../models/inpaint-f32.onnx"),
+    },
+    Embedded {
+        name: "inpaint-int8",
+        bytes: include_bytes!("../models/inpaint-int8.onnx"),
+    },
 ];
 
 /// Chosen by the rule of models/deblur.md: the int8 model only if it is within 0.3 dB of the f32 one and at

@@ -2,9 +2,11 @@
 //!
 //! Between consecutive steps t_k > t_{k+1} > 0 the improved sampler (the paper's Algorithm 2) moves
 //! `x <- x - D(x0, t_k) + D(x0, t_{k+1})` and the naive one (Algorithm 1) sets `x <- D(x0, t_{k+1})`, with
-//! `x0 = R(x, t_k)`. The last step returns the restorer's estimate x0 itself: Algorithm 2's last update would add
-//! back `x - D(x0, t_1)`, the part of the input the model explained away (sensor noise, JPEG blocks), and the
-//! whole point is not to. So S = 1 is exactly one direct prediction, whatever the sampler.
+//! `x0 = R(x, t_k)`. For the blur the last step returns the restorer's estimate x0 itself: Algorithm 2's last
+//! update would add back `x - D(x0, t_1)`, the part of the input the model explained away (sensor noise, JPEG
+//! blocks), and the whole point is not to. So S = 1 is exactly one direct prediction, whatever the sampler. For
+//! the mask that residual is the known and already-filled pixels, so the last step is the full update
+//! (`Degradation::full_last_step`): S = 1 is the direct prediction inside the hole, the input outside it.
 
 use anyhow::Result;
 
@@ -60,7 +62,7 @@ pub fn sample(
     for pair in ts.windows(2) {
         let (t, next) = (pair[0], pair[1]);
         let x0 = restorer.predict(&x, t)?;
-        if next == 0 {
+        if next == 0 && !degradation.full_last_step() {
             return Ok(x0);
         }
         x = match sampler {
@@ -76,7 +78,6 @@ pub fn sample(
             }
         };
     }
-    // The schedule always ends at 0, so the loop returned; this only keeps the compiler content.
     Ok(x)
 }
 

@@ -38,22 +38,19 @@ def schedule(t_star, steps):
 
 
 def inpaint(sess, img, mask, steps, T=degrade.T_MASK):
-    """Mirror of src/inpaint.rs + src/sampler.rs (improved sampler, last step returns x0), known pixels copied
+    """Mirror of src/inpaint.rs + src/sampler.rs: the improved sampler down to t = 0 (for the mask the last step
+    is the full update: it fills the remaining hole and keeps every ring settled before), known pixels copied
     back. img [3, H, W] float32 with H, W multiples of the stride; mask bool [H, W]."""
     img = img.astype(np.float32)
     d2 = degrade.depth2(mask)
     ts = schedule(T, steps)
     x = degrade.mask_degrade(img, degrade.missing_at(d2, T))
-    out = None
     for t, nxt in zip(ts, ts[1:]):
         x0 = sess.run(None, {"image": x[None], "t": np.array([t], np.float32)})[0][0]
-        if nxt == 0:
-            out = x0
-            break
         here = degrade.mask_degrade(x0, degrade.missing_at(d2, t))
         there = degrade.mask_degrade(x0, degrade.missing_at(d2, nxt))
         x = x - here + there
-    return np.where(mask[None], out, img).astype(np.float32)
+    return np.where(mask[None], x[:3], img).astype(np.float32)
 
 
 def q8(x):

@@ -168,6 +168,10 @@ impl Degradation for MaskSchedule {
             data,
         }
     }
+
+    fn full_last_step(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -245,5 +249,60 @@ mod tests {
         assert!(depth2(&[true; 12], 4, 3).is_err());
         let m = MaskSchedule::new(&[false; 12], 4, 3, 20, 0.5).unwrap();
         assert!(m.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod sampler_tests {
+    use super::*;
+    use crate::sampler::{sample, Restore, Sampler};
+
+    /// Knows the answer; records the mask channel of every state it is shown.
+    struct Oracle {
+        x0: Planar,
+        masks: Vec<(usize, Vec<bool>)>,
+    }
+
+    impl Restore for Oracle {
+        fn predict(&mut self, x: &Planar, t: usize) -> anyhow::Result<Planar> {
+            self.masks
+                .push((t, x.plane(3).iter().map(|&v| v > 0.5).collect()));
+            Ok(self.x0.clone())
+        }
+    }
+
+    #[test]
+    fn with_a_perfect_restorer_every_step_count_fills_the_hole_exactly() {
+        let (w, h) = (24, 16);
+        let x0 = Planar::new(
+            w,
+            h,
+            3,
+            (0..3 * w * h)
+                .map(|i| ((i * 37) % 101) as f32 / 100.0)
+                .collect(),
+        )
+        .unwrap();
+        let mask: Vec<bool> = (0..w * h)
+            .map(|i| (4..20).contains(&(i % w)) && (3..13).contains(&(i / w)) || i % w == 1)
+            .collect();
+        let d = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
+        for steps in [1, 2, 3, 7, 20] {
+            let mut r = Oracle {
+                x0: x0.clone(),
+                masks: vec![],
+            };
+            let out = sample(&mut r, &d, &d.apply(&x0, 20), 20, steps, Sampler::Improved).unwrap();
+            assert_eq!(
+                out.plane(3),
+                vec![0.0; w * h].as_slice(),
+                "S={steps}: hole left"
+            );
+            assert_eq!(&out.data[..3 * w * h], &x0.data[..], "S={steps}");
+            assert_eq!(r.masks.len(), steps);
+            for (t, m) in &r.masks {
+                assert_eq!(m, &d.missing_at(*t), "S={steps}: state at t={t}");
+            }
+        }
     }
 }
