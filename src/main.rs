@@ -418,7 +418,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("coldframe: {e:#}");
+            // One line, whatever a decoder's message holds, so logs and scripts see one error per failure.
+            let msg = format!("{e:#}");
+            eprintln!(
+                "coldframe: {}",
+                msg.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::FAILURE
         }
     }

@@ -60,7 +60,9 @@ fn map_folder(
             .and_then(|img| op(f, &img))
             .and_then(|out| write_image(&out, &output.join(name)));
         if let Err(e) = res {
-            bar.suspend(|| eprintln!("coldframe: {}: {e:#}", f.display()));
+            let msg = format!("{e:#}");
+            let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+            bar.suspend(|| eprintln!("coldframe: {}: {msg}", f.display()));
             failed.push(f.display().to_string());
         }
         bar.inc(1);
