@@ -3,7 +3,8 @@
     python3 benches/compare_ort.py [--iters 15]
 
 Runs `cargo bench --bench step_latency` (tract), then times onnxruntime (intra-op threads = 1, sequential
-execution, all graph optimisations) on models/deblur-{f32,int8}.onnx with the frame that bench builds, and
+execution, all graph optimisations) on every embedded model (models/{deblur,inpaint}-{f32,int8}.onnx) with the
+frame that bench builds, and
 prints both with the ratio tract / onnxruntime (above 1: tract is slower).
 """
 import argparse
@@ -18,9 +19,13 @@ import onnxruntime as ort
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
-def frame(w, h):
+def frame(w, h, channels):
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([((x * 7 + y * 13 + c * 29) % 256) / 255.0 for c in range(3)])[None].astype(np.float32)
+    rgb = np.stack([((x * 7 + y * 13 + c * 29) % 256) / 255.0 for c in range(3)])
+    if channels == 3:
+        return rgb[None].astype(np.float32)
+    hole = (x >= 3 * w // 8) & (x < 5 * w // 8) & (y >= 3 * h // 8) & (y < 5 * h // 8)
+    return np.concatenate([np.where(hole, 0.5, rgb), hole[None]])[None].astype(np.float32)
 
 
 def main():
@@ -46,7 +51,8 @@ def main():
         path = os.path.join(ROOT, "models", f"{model}.onnx")
         macs = float({p.key: p.value for p in onnx.load(path).metadata_props}["macs_per_pixel"])
         s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-        feed = {"image": frame(w, h), "t": np.array([12.0], np.float32)}
+        channels = s.get_inputs()[0].shape[1]
+        feed = {"image": frame(w, h, channels), "t": np.array([12.0], np.float32)}
         s.run(None, feed)
         times = []
         for _ in range(args.iters):

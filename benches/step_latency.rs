@@ -15,17 +15,25 @@ use coldframe::planar::Planar;
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
 
-/// The benchmark frame; benches/compare_ort.py builds the same one.
-pub fn frame(w: usize, h: usize) -> Planar {
-    let mut data = vec![0.0f32; 3 * w * h];
-    for c in 0..3 {
+/// The benchmark frame; benches/compare_ort.py builds the same one. For the inpainters (4 channels) the fourth
+/// is a mask: a centred box of a quarter of each side, with the fill value under it.
+pub fn frame(w: usize, h: usize, channels: usize) -> Planar {
+    let mut data = vec![0.0f32; channels * w * h];
+    let hole = |x: usize, y: usize| {
+        (3 * w / 8..5 * w / 8).contains(&x) && (3 * h / 8..5 * h / 8).contains(&y)
+    };
+    for c in 0..channels {
         for y in 0..h {
             for x in 0..w {
-                data[(c * h + y) * w + x] = ((x * 7 + y * 13 + c * 29) % 256) as f32 / 255.0;
+                data[(c * h + y) * w + x] = match (c, channels == 4 && hole(x, y)) {
+                    (3, m) => m as u8 as f32,
+                    (_, true) => 0.5,
+                    _ => ((x * 7 + y * 13 + c * 29) % 256) as f32 / 255.0,
+                };
             }
         }
     }
-    Planar::new(w, h, 3, data).expect("sizes match")
+    Planar::new(w, h, channels, data).expect("sizes match")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -43,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         let (bytes, name) = resolve(m.name)?;
         let mut r = Restorer::from_bytes(&bytes, &name)?;
         for (w, h) in [(256, 256), (640, 480)] {
-            let x = frame(w, h);
+            let x = frame(w, h, r.info.in_channels);
             r.predict(&x, 12)?;
             let times: Vec<f64> = (0..iters)
                 .map(|_| {
@@ -57,7 +65,7 @@ fn main() -> anyhow::Result<()> {
             println!("tract\t{}\t{w}x{h}\t{ms:.2}\t{gmacs:.2}", m.name);
         }
     }
-    let x = frame(640, 480);
+    let x = frame(640, 480, 3);
     let times: Vec<f64> = (0..iters)
         .map(|_| {
             let t0 = Instant::now();

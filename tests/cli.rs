@@ -134,11 +134,18 @@ fn folders_restore_every_image_and_report_the_broken_one() {
 }
 
 #[test]
-fn models_lists_both_embedded_models() {
+fn models_lists_every_embedded_model() {
     let o = coldframe(&["models"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    for n in ["deblur-f32", "deblur-int8", "0.25..5"] {
+    for n in [
+        "deblur-f32",
+        "deblur-int8",
+        "0.25..5",
+        "inpaint-f32",
+        "inpaint-int8",
+        "fill 0.5",
+    ] {
         assert!(out.contains(n), "{out}");
     }
 }

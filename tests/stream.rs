@@ -414,3 +414,56 @@ fn stream_inpaint_fills_a_fixed_box_in_every_frame_and_keeps_the_rest() {
     let o = stream_task("inpaint", &["--format", "rgb24", "--size", "64x48"], &rgb);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no mask given"));
 }
+
+#[test]
+fn stream_inpaint_through_i420_keeps_known_luma_and_untouched_chroma_blocks() {
+    let (w, h) = (64usize, 48usize);
+    let yuv = source("64x48", 3, "-pix_fmt yuv420p -f rawvideo");
+    let o = stream_task(
+        "inpaint",
+        &[
+            "--format",
+            "i420",
+            "--size",
+            "64x48",
+            "--rect",
+            "21,11,10,7",
+            "--workers",
+            "2",
+        ],
+        &yuv,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = o.stdout;
+    assert_eq!(out.len(), yuv.len());
+    let frame = w * h * 3 / 2;
+    let (cw, ch) = (w / 2, h / 2);
+    for f in 0..3 {
+        let (a, b) = (
+            &yuv[f * frame..(f + 1) * frame],
+            &out[f * frame..(f + 1) * frame],
+        );
+        for y in 0..h {
+            for x in 0..w {
+                if !((21..31).contains(&x) && (11..18).contains(&y)) {
+                    assert_eq!(a[y * w + x], b[y * w + x], "frame {f}: luma ({x}, {y})");
+                }
+            }
+        }
+        // chroma blocks (2x2 luma) that overlap the box [21, 31) x [11, 18) are blocks 10..16 x 5..9
+        for plane in 0..2 {
+            let base = w * h + plane * cw * ch;
+            for y in 0..ch {
+                for x in 0..cw {
+                    if !((10..16).contains(&x) && (5..9).contains(&y)) {
+                        assert_eq!(
+                            a[base + y * cw + x],
+                            b[base + y * cw + x],
+                            "frame {f}: chroma {plane} ({x}, {y})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

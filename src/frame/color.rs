@@ -80,16 +80,14 @@ impl YuvLayout {
         out
     }
 
-    /// RGB back to planes Y, U, V, rounded and clamped to the range's legal values.
+    /// RGB back to planes Y, U, V, rounded and clamped to 0..=255. Limited-range values outside the legal
+    /// 16-235 / 16-240 (camera over- and undershoot, ffmpeg's testsrc) are kept, not clipped: a pixel the
+    /// restorer did not touch (inpainting's known pixels) comes back as it came in.
     pub fn from_rgb(&self, rgb: &Planar, out: &mut Vec<u8>) {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = self.chroma_size();
         let (yoff, ys, cs) = self.scales();
-        let (lo, yhi, chi) = if self.full_range {
-            (0.0, 255.0, 255.0)
-        } else {
-            (16.0, 235.0, 240.0)
-        };
+        let (lo, yhi, chi) = (0.0, 255.0, 255.0);
         let n = w * h;
         out.clear();
         out.resize(self.frame_bytes(), 0);
