@@ -23,8 +23,7 @@ fn take(r: &mut dyn BufRead, n: usize, out: &mut Vec<u8>, what: &str) -> Result<
         "{what} is larger than {MAX_FRAME_BYTES} bytes"
     );
     let start = out.len();
-    out.resize(start + n, 0);
-    let got = super::fill(r, &mut out[start..]).with_context(|| format!("reading {what}"))?;
+    let got = super::read_up_to(r, n, out).with_context(|| format!("reading {what}"))?;
     ensure!(
         got == n,
         "{what} is truncated: {} bytes read, at least {} expected",

@@ -74,8 +74,8 @@ impl RawLayout {
     /// Reads one frame; `Ok(None)` at a clean end of stream, an error naming the bytes for a partial one.
     pub fn read(&self, r: &mut dyn Read, index: u64, buf: &mut Vec<u8>) -> Result<Option<Planar>> {
         let need = self.frame_bytes();
-        buf.resize(need, 0);
-        let got = super::fill(r, buf)
+        buf.clear();
+        let got = super::read_up_to(r, need, buf)
             .with_context(|| format!("reading {} frame {index}", self.format))?;
         if got == 0 {
             return Ok(None);

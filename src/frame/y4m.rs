@@ -154,8 +154,9 @@ pub fn read_frame(
         String::from_utf8_lossy(&line[..line.len().min(16)])
     );
     let need = hdr.frame_bytes();
-    buf.resize(need, 0);
-    let got = super::fill(r, buf).with_context(|| format!("reading Y4M frame {index}"))?;
+    buf.clear();
+    let got =
+        super::read_up_to(r, need, buf).with_context(|| format!("reading Y4M frame {index}"))?;
     ensure!(
         got == need,
         "Y4M frame {index} is truncated: {got} of {need} bytes"
