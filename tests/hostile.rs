@@ -119,6 +119,8 @@ fn broken_y4m_and_raw_streams_are_refused() {
         ("noframe.y4m", &["FRAME marker", "FRAMX"]),
         ("shortplane.y4m", &["frame 1 is truncated", "5 of 12 bytes"]),
         ("badchroma.y4m", &["C411", "not supported"]),
+        // found by fuzzing (fuzz/README.md): a tag starting with a multi-byte character used to panic
+        ("fuzz_y4m_nonascii_tag.y4m", &["unknown tag"]),
     ];
     for (file, needles) in cases {
         check(

@@ -95,7 +95,10 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader> {
     );
     let (mut w, mut h, mut cs, mut full, mut other) = (None, None, None, false, Vec::new());
     for p in parts {
-        let (tag, v) = p.split_at(1);
+        // The tag is the first character, which need not be ASCII in a hostile header (a byte split would panic
+        // inside a multi-byte character: found by fuzzing).
+        let tag_len = p.chars().next().map_or(0, char::len_utf8);
+        let (tag, v) = p.split_at(tag_len);
         match tag {
             "W" => w = Some(parse_side("W", v)?),
             "H" => h = Some(parse_side("H", v)?),
@@ -172,6 +175,15 @@ pub fn write_frame(out: &mut dyn Write, planes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_ascii_tag_is_an_error_not_a_panic() {
+        // the fuzzer's find, shortened: a tag that starts with a two-byte character
+        let e = parse_header("YUV4MPEG2 W4 H2 \u{92}x C420".as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("unknown tag"), "{e}");
+        let e = parse_header("YUV4MPEG2 W4 H2 é".as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("unknown tag"), "{e}");
+    }
 
     #[test]
     fn parses_a_full_header_and_writes_it_back() {
