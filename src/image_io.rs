@@ -22,6 +22,12 @@ pub fn is_stdio(p: &Path) -> bool {
 pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
+    // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
+    // restore.
+    let (w, h) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
+        .into_dimensions()
+        .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
+    crate::frame::check_pixels(w as usize, h as usize, name)?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -45,6 +45,7 @@ def main():
     put("w0.y4m", b"YUV4MPEG2 W0 H4 F25:1\nFRAME\n")
     put("wneg.y4m", b"YUV4MPEG2 W-5 H4 F25:1\nFRAME\n")
     put("whuge.y4m", b"YUV4MPEG2 W99999999 H99999999 F25:1\nFRAME\n")
+    put("pixels.y4m", b"YUV4MPEG2 W8192 H4096 F25:1 C420jpeg\nFRAME\n" + b"\x80" * 64)  # 33.5 MP, 50 MB frames
     put("nolf.y4m", b"YUV4MPEG2 W4 H4 " + b"F" * 5000)
     put("noframe.y4m", b"YUV4MPEG2 W4 H2 F25:1 C420jpeg\nFRAMX\n" + b"\x80" * 12)
     put("shortplane.y4m", b"YUV4MPEG2 W4 H2 F25:1 C420jpeg\nFRAME\n" + b"\x80" * 12 + b"FRAME\n" + b"\x80" * 5)
