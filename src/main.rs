@@ -75,7 +75,8 @@ struct InpaintArgs {
     /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
     #[argh(option, from_str_fn(parse_rect))]
     rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's; 1 is one direct prediction, the fastest)
+    /// sampler steps, 1..=T (default: the model's, 4 for the embedded ones; each step fills one ring of the
+    /// hole: large holes gain from more)
     #[argh(option)]
     steps: Option<usize>,
     /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
@@ -108,7 +109,7 @@ enum StreamTask {
 #[argh(subcommand, name = "deblur")]
 /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
 struct StreamDeblurArgs {
-    /// input format: y4m, rgb24 or i420
+    /// input format: y4m, rgb24, i420, mjpeg, ppm or png
     #[argh(option)]
     format: String,
     /// output format (default: the input's)
@@ -168,7 +169,7 @@ struct StreamInpaintArgs {
     /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
     #[argh(option, from_str_fn(parse_rect))]
     rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's; 1 is the fastest)
+    /// sampler steps, 1..=T (default: the model's, 4 for the embedded ones; 1 is the fastest)
     #[argh(option)]
     steps: Option<usize>,
     /// an embedded model name or a path to a coldframe ONNX file
