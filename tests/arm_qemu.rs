@@ -112,12 +112,12 @@ fn arm_binaries_restore_like_the_native_one() {
     for (runner, bin) in arm_bins() {
         let tag = format!("{} {}", runner.join(" "), bin.display());
         run(&runner, &bin, &["models"]);
-        for (model, steps) in [
-            ("deblur-f32", "1"),
-            ("deblur-f32", "4"),
-            ("deblur-int8", "1"),
-        ] {
-            let (a, b) = (tmp("native.png"), tmp("arm.png"));
+        let (blurred, sharp, mask) = (
+            input.to_str().unwrap().to_string(),
+            data("sample.png").to_str().unwrap().to_string(),
+            data("sample_mask.png").to_str().unwrap().to_string(),
+        );
+        let deblur = |model: &'static str, steps: &'static str| {
             let args = [
                 "deblur",
                 "--severity",
@@ -126,8 +126,30 @@ fn arm_binaries_restore_like_the_native_one() {
                 model,
                 "--steps",
                 steps,
-                input.to_str().unwrap(),
             ];
+            let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            v.push(blurred.clone());
+            (model, steps, v)
+        };
+        let inpaint = |model: &'static str, steps: &'static str| {
+            let args = [
+                "inpaint", "--mask", &mask, "--model", model, "--steps", steps, &sharp,
+            ];
+            (
+                model,
+                steps,
+                args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        for (model, steps, args) in [
+            deblur("deblur-f32", "1"),
+            deblur("deblur-f32", "4"),
+            deblur("deblur-int8", "1"),
+            inpaint("inpaint-f32", "4"),
+            inpaint("inpaint-int8", "1"),
+        ] {
+            let (a, b) = (tmp("native.png"), tmp("arm.png"));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             run(
                 &[],
                 std::path::Path::new(native),
@@ -137,7 +159,7 @@ fn arm_binaries_restore_like_the_native_one() {
             compare(
                 &a,
                 &b,
-                &format!("{tag} {model} S={steps}"),
+                &format!("{tag} {} {model} S={steps}", args[0]),
                 tolerance(model),
             );
         }
