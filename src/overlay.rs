@@ -71,31 +71,6 @@ pub fn compose_compare(input: &Planar, output: &mut Planar) {
     draw_label(output, "coldframe", x + 4, output.height as i32 - 14);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_changes_only_its_corner_and_compare_splits_at_the_middle() {
-        let mut f = Planar::new(64, 32, 3, vec![0.5; 64 * 32 * 3]).unwrap();
-        draw_label(&mut f, "ab", 0, 0);
-        let changed: Vec<usize> = (0..64 * 32).filter(|i| f.data[*i] != 0.5).collect();
-        assert!(!changed.is_empty());
-        assert!(
-            changed.iter().all(|i| i % 64 < 12 && i / 64 < 10),
-            "label drawn outside its 2x(6x10) box"
-        );
-        let input = Planar::new(64, 32, 3, vec![0.0; 64 * 32 * 3]).unwrap();
-        let mut out = Planar::new(64, 32, 3, vec![1.0; 64 * 32 * 3]).unwrap();
-        compose_compare(&input, &mut out);
-        assert_eq!(out.data[5 * 64 + 10], 0.0); // left: input
-        assert_eq!(out.data[5 * 64 + 50], 1.0); // right: output
-        assert_eq!(out.data[5 * 64 + 32], 1.0); // divider (white)
-                                                // drawing off the frame is ignored, not a panic
-        draw_label(&mut out, "far away", 1000, -50);
-    }
-}
-
 /// The pixels of the mask that touch a known pixel (4-neighbours): its outline, drawn on inpainted frames so a
 /// viewer sees what was filled.
 pub fn mask_outline(mask: &FrameMask) -> Vec<Point> {
@@ -121,4 +96,29 @@ pub fn draw_outline(frame: &mut Planar, outline: &[Point]) {
     let pixels = outline.iter().map(|&p| Pixel(p, Rgb888::YELLOW));
     // Drawing on a Planar cannot fail (its error type is Infallible).
     let _ = frame.draw_iter(pixels);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_changes_only_its_corner_and_compare_splits_at_the_middle() {
+        let mut f = Planar::new(64, 32, 3, vec![0.5; 64 * 32 * 3]).unwrap();
+        draw_label(&mut f, "ab", 0, 0);
+        let changed: Vec<usize> = (0..64 * 32).filter(|i| f.data[*i] != 0.5).collect();
+        assert!(!changed.is_empty());
+        assert!(
+            changed.iter().all(|i| i % 64 < 12 && i / 64 < 10),
+            "label drawn outside its 2x(6x10) box"
+        );
+        let input = Planar::new(64, 32, 3, vec![0.0; 64 * 32 * 3]).unwrap();
+        let mut out = Planar::new(64, 32, 3, vec![1.0; 64 * 32 * 3]).unwrap();
+        compose_compare(&input, &mut out);
+        assert_eq!(out.data[5 * 64 + 10], 0.0); // left: input
+        assert_eq!(out.data[5 * 64 + 50], 1.0); // right: output
+        assert_eq!(out.data[5 * 64 + 32], 1.0); // divider (white)
+                                                // drawing off the frame is ignored, not a panic
+        draw_label(&mut out, "far away", 1000, -50);
+    }
 }

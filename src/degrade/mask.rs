@@ -26,8 +26,7 @@ fn edt_line(f: &[i64], out: &mut [i64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
             continue;
         }
         let cost = |p: usize| f[p] + (p * p) as i64;
-        loop {
-            let Some(&last) = v.last() else { break };
+        while let Some(&last) = v.last() {
             let s = (cost(q) - cost(last)) as f64 / (2 * (q - last)) as f64;
             // z holds the left edge of each parabola's interval; drop the last one while it is hidden.
             if v.len() > 1 && s <= z[z.len() - 1] {
