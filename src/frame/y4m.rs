@@ -229,7 +229,7 @@ mod tests {
             (b"YUV4MPEG2 W0 H480", "W0"),
             (b"YUV4MPEG2 W640", "height"),
             (b"YUV4MPEG2 Wabc H2", "Wabc"),
-            (b"YUV4MPEG2 W16384 H16384 C444", "bytes"),
+            (b"YUV4MPEG2 W16384 H16384 C444", "16 MP"),
             (b"YUV4MPEG2 W64 H64 C422", "C422"),
             (b"YUV4MPEG2 W64 H64 Q1", "Q1"),
             (b"GIF89a", "YUV4MPEG2"),
