@@ -79,6 +79,10 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: run to --steps)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default="", help="start from this checkpoint's EMA weights (a fresh run only)")
+    ap.add_argument("--loss-norm", default="batch", choices=["batch", "sample"],
+                    help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
+                         "dominate) or per sample, then over samples (sample: every mask counts the same)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -93,6 +97,11 @@ def main():
     step, trained_s = 0, 0.0
     ck = os.path.join(args.out, "last.pt")
     rng = random.Random(1)
+    if not os.path.exists(ck) and args.init:
+        st = torch.load(args.init, map_location=device, weights_only=False)
+        net.load_state_dict(st["ema"])
+        ema.load_state_dict(st["ema"])
+        print(f"initialised from {args.init} (step {st['step']})", flush=True)
     if os.path.exists(ck):
         st = torch.load(ck, map_location=device, weights_only=False)
         net.load_state_dict(st["net"])
@@ -127,6 +136,9 @@ def main():
         "crop": args.crop,
         "device": device,
         "threads": args.threads,
+        "init": args.init,
+        "loss_norm": args.loss_norm,
+        "lr": args.lr,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -149,7 +161,11 @@ def main():
             g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
         if inpaint:
             xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device)
-            loss = ((net(xt, t) - x0).abs() * miss).sum() / (3 * miss.sum())
+            err = (net(xt, t) - x0).abs() * miss
+            if args.loss_norm == "sample":
+                loss = (err.sum((1, 2, 3)) / (3 * miss.sum((1, 2, 3)))).mean()
+            else:
+                loss = err.sum() / (3 * miss.sum())
         else:
             xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
             loss = (net(xt, t) - x0).abs().mean()
