@@ -2,51 +2,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use coldframe::image_io::read_image;
-use common::{data, psnr};
-
-fn coldframe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coldframe"))
-        .args(args)
-        .output()
-        .expect("run coldframe")
-}
-
-fn ok(args: &[&str]) {
-    let o = coldframe(args);
-    assert!(
-        o.status.success(),
-        "coldframe {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A refusal: exit 1 (not a panic's 101), one line on stderr that contains every `needles`.
-fn refused(args: &[&str], needles: &[&str]) {
-    let o = coldframe(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "coldframe {args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "coldframe {args:?}: {err:?} does not mention {n:?}"
-        );
-    }
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("coldframe-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{coldframe, data, ok, psnr, refused, s, tmp};
 
 #[test]
 fn deblurring_beats_the_blurred_input_on_validation_crops() {

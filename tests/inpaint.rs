@@ -6,16 +6,8 @@ mod common;
 use coldframe::degrade::mask::{depth2, MaskSchedule};
 use coldframe::frame_mask::FrameMask;
 use coldframe::inpaint::Inpainter;
-use coldframe::models::resolve;
 use coldframe::planar::Planar;
-use coldframe::restorer::Restorer;
-use coldframe::sampler::Restore;
-use common::{max_abs_diff, Reader};
-
-fn restorer(name: &str) -> Restorer {
-    let (bytes, name) = resolve(name).unwrap();
-    Restorer::from_bytes(&bytes, &name).unwrap()
-}
+use common::{max_abs_diff, parity, restorer, Reader};
 
 fn bools(bytes: &[u8]) -> Vec<bool> {
     bytes.iter().map(|&b| b != 0).collect()
@@ -49,21 +41,6 @@ fn mask_schedule_matches_python_bit_for_bit() {
         }
     }
     assert_eq!(pos, bytes.len());
-}
-
-fn parity(model: &str, fixture: &str, tol: f32) {
-    let mut r = Reader::open(fixture);
-    let t = r.f32() as usize;
-    let x = r.frame();
-    let expected = r.frame();
-    assert_eq!(x.channels, 4);
-    let got = restorer(model).predict(&x, t).unwrap();
-    let d = max_abs_diff(&got, &expected);
-    eprintln!("{model}: tract vs onnxruntime max abs diff {d}");
-    assert!(
-        d <= tol,
-        "{model}: tract differs from onnxruntime by {d} (allowed {tol})"
-    );
 }
 
 #[test]

@@ -4,29 +4,8 @@ mod common;
 
 use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::BlurSchedule;
-use coldframe::models::resolve;
-use coldframe::restorer::Restorer;
 use coldframe::sampler::{sample, Restore, Sampler};
-use common::{max_abs_diff, Reader};
-
-fn restorer(name: &str) -> Restorer {
-    let (bytes, name) = resolve(name).unwrap();
-    Restorer::from_bytes(&bytes, &name).unwrap()
-}
-
-fn parity(model: &str, fixture: &str, tol: f32) {
-    let mut r = Reader::open(fixture);
-    let t = r.f32() as usize;
-    let x = r.frame();
-    let expected = r.frame();
-    let got = restorer(model).predict(&x, t).unwrap();
-    let d = max_abs_diff(&got, &expected);
-    eprintln!("{model}: tract vs onnxruntime max abs diff {d}");
-    assert!(
-        d <= tol,
-        "{model}: tract differs from onnxruntime by {d} (allowed {tol})"
-    );
-}
+use common::{max_abs_diff, parity, restorer, Reader};
 
 #[test]
 fn f32_model_matches_onnxruntime() {

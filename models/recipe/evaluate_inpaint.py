@@ -26,15 +26,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
 import degrade  # noqa: E402
 import masks  # noqa: E402
+from evaluate import q8, schedule  # noqa: E402  (the deblur evaluation's: one definition of each)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STEPS = [1, 2, 4, 8]
-
-
-def schedule(t_star, steps):
-    s = max(1, min(steps, t_star))
-    ts = [int(np.floor(t_star * (s - k) / s + 0.5)) for k in range(s + 1)]
-    return sorted(set(ts), reverse=True)
 
 
 def inpaint(sess, img, mask, steps, T=degrade.T_MASK):
@@ -51,10 +46,6 @@ def inpaint(sess, img, mask, steps, T=degrade.T_MASK):
         there = degrade.mask_degrade(x0, degrade.missing_at(d2, nxt))
         x = x - here + there
     return np.where(mask[None], x[:3], img).astype(np.float32)
-
-
-def q8(x):
-    return np.round(np.clip(x, 0, 1) * 255) / 255
 
 
 def metrics(y, ref, mask):

@@ -1,9 +1,13 @@
 //! Fixture readers shared by the integration tests. Fixtures are written by models/recipe/export.py.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
+use coldframe::models::resolve;
 use coldframe::planar::Planar;
+use coldframe::restorer::Restorer;
+use coldframe::sampler::Restore;
 
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,4 +76,68 @@ pub fn psnr(a: &Planar, b: &Planar) -> f64 {
         .sum::<f64>()
         / a.data.len() as f64;
     10.0 * (1.0 / mse.max(1e-12)).log10()
+}
+
+/// An embedded model by name.
+pub fn restorer(name: &str) -> Restorer {
+    let (bytes, name) = resolve(name).unwrap();
+    Restorer::from_bytes(&bytes, &name).unwrap()
+}
+
+/// tract on a fixture's input against the onnxruntime output recorded with it (models/recipe/export.py).
+pub fn parity(model: &str, fixture: &str, tol: f32) {
+    let mut r = Reader::open(fixture);
+    let t = r.f32() as usize;
+    let x = r.frame();
+    let expected = r.frame();
+    let got = restorer(model).predict(&x, t).unwrap();
+    let d = max_abs_diff(&got, &expected);
+    eprintln!("{model}: tract vs onnxruntime max abs diff {d}");
+    assert!(
+        d <= tol,
+        "{model}: tract differs from onnxruntime by {d} (allowed {tol})"
+    );
+}
+
+pub fn coldframe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(args)
+        .output()
+        .expect("run coldframe")
+}
+
+/// A successful run; returns its stderr.
+pub fn ok(args: &[&str]) -> String {
+    let o = coldframe(args);
+    assert!(
+        o.status.success(),
+        "coldframe {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A refusal: exit 1 (not a panic's 101), one line on stderr that contains every `needles`.
+pub fn refused(args: &[&str], needles: &[&str]) {
+    let o = coldframe(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "coldframe {args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "coldframe {args:?}: {err:?} does not mention {n:?}"
+        );
+    }
+}
+
+/// A path in this test process's own temporary folder.
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("coldframe-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
