@@ -324,6 +324,19 @@ fn nonsense_headers_and_sizes_are_refused() {
                 "16384",
             ],
             b"",
+            "16 MP",
+        ),
+        (
+            // within 16 MP, but a stride that makes each frame 402 MB
+            vec![
+                "--format",
+                "i420",
+                "--size",
+                "4096x4096",
+                "--stride",
+                "65536",
+            ],
+            b"",
             "bytes",
         ),
         (vec!["--format", "y4m", "--size", "16x16"], b"", "--size"),
