@@ -82,7 +82,7 @@ pub fn check_pixels(width: usize, height: usize, what: &str) -> Result<()> {
 
 /// Appends up to `n` bytes of `r` to `buf` and says how many came: short only at the end of input. The buffer
 /// grows with the bytes that actually arrive, not with what a header claims: a 60-byte stream whose header
-/// promises a 16384x16384 frame costs 60 bytes (found by fuzzing: the readers used to size the buffer first).
+/// promises a 4096x4096 frame (25 MB) costs 60 bytes (found by fuzzing: the readers used to size the buffer first).
 /// A reused buffer keeps its capacity, so a steady stream allocates once.
 pub(crate) fn read_up_to<R: std::io::Read + ?Sized>(
     r: &mut R,
