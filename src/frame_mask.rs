@@ -116,8 +116,8 @@ impl FrameMask {
 /// the inputs.
 #[derive(Clone, Debug, Default)]
 pub struct MaskSource {
-    pub file: Option<FrameMask>,
-    pub file_name: Option<String>,
+    /// The `--mask` file's name and its mask.
+    pub file: Option<(String, FrameMask)>,
     pub dir: Option<std::path::PathBuf>,
     pub rects: Vec<Rect>,
 }
@@ -134,8 +134,9 @@ impl MaskSource {
             ensure!(d.is_dir(), "--mask-dir {}: not a folder", d.display());
         }
         Ok(MaskSource {
-            file: file.map(FrameMask::read).transpose()?,
-            file_name: file.map(|p| p.display().to_string()),
+            file: file
+                .map(|p| Ok::<_, anyhow::Error>((p.display().to_string(), FrameMask::read(p)?)))
+                .transpose()?,
             dir: dir.map(Path::to_path_buf),
             rects,
         })
@@ -143,9 +144,7 @@ impl MaskSource {
 
     /// The mask for the image read from `input`, of size `width` x `height`.
     pub fn for_frame(&self, input: &Path, width: usize, height: usize) -> Result<FrameMask> {
-        let mut mask = if let Some(m) = &self.file {
-            // `file_name` is set whenever `file` is.
-            let name = self.file_name.as_deref().unwrap_or("mask");
+        let mut mask = if let Some((name, m)) = &self.file {
             m.check_fits(width, height, &format!("mask {name}"))?;
             m.clone()
         } else if let Some(dir) = &self.dir {

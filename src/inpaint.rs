@@ -87,8 +87,7 @@ impl Inpainter {
             plan.steps,
             Sampler::Improved,
         )?;
-        x0.channels = 3;
-        x0.data.truncate(3 * padded.width * padded.height);
+        x0.truncate_channels(3);
         let mut out = x0.crop(img.width, img.height);
         keep_known(&mut out, img, mask);
         Ok(out)

@@ -16,7 +16,7 @@ use coldframe::image_io::STDIO_ARG;
 use coldframe::inpaint::Inpainter;
 use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR, DEFAULT_INPAINT};
 use coldframe::restorer::Restorer;
-use coldframe::run_paths::map_paths;
+use coldframe::run_paths::{map_paths, one_line};
 use coldframe::sampler::Sampler;
 use coldframe::stream_job::{StreamJob, StreamTaskKind};
 
@@ -317,8 +317,7 @@ fn run(cli: Cli) -> Result<()> {
                     info.fill,
                 )?;
                 let mut out = d.apply(img, a.step);
-                out.channels = 3;
-                out.data.truncate(3 * img.width * img.height);
+                out.truncate_channels(3);
                 Ok(out)
             })
         }
@@ -419,12 +418,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line, whatever a decoder's message holds, so logs and scripts see one error per failure.
-            let msg = format!("{e:#}");
-            eprintln!(
-                "coldframe: {}",
-                msg.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            eprintln!("coldframe: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -82,6 +82,14 @@ impl Planar {
         out
     }
 
+    /// Keeps the first `channels` planes (the colour of a state that also carries a mask plane).
+    pub fn truncate_channels(&mut self, channels: usize) {
+        if channels < self.channels {
+            self.channels = channels;
+            self.data.truncate(channels * self.width * self.height);
+        }
+    }
+
     /// Copies the top-left `width` x `height` window.
     pub fn crop(&self, width: usize, height: usize) -> Planar {
         debug_assert!(width <= self.width && height <= self.height);

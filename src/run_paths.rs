@@ -8,6 +8,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::image_io::{images_in, is_stdio, read_image, write_image};
 use crate::planar::Planar;
 
+/// An error and its causes on one line, whatever a decoder's message holds, so logs and scripts see one line
+/// per failure.
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `op` gets the input's path (masks are picked by it) and its image.
 /// A folder run restores every image it can, reports each failure on stderr, and fails at the end if any did.
 pub fn map_paths(
@@ -60,8 +69,7 @@ fn map_folder(
             .and_then(|img| op(f, &img))
             .and_then(|out| write_image(&out, &output.join(name)));
         if let Err(e) = res {
-            let msg = format!("{e:#}");
-            let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+            let msg = one_line(&e);
             bar.suspend(|| eprintln!("coldframe: {}: {msg}", f.display()));
             failed.push(f.display().to_string());
         }

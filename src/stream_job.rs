@@ -63,25 +63,13 @@ impl StreamJob {
         // Every worker parses its own copy of the model: plans and scratch memory are not shared.
         let (bytes, name) = resolve(&self.model)?;
         let load = || Restorer::from_bytes(&bytes, &name);
-        let compare = self.compare;
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         let (what, steps, outline) = match &self.task {
             StreamTaskKind::Deblur { severity, sampler } => {
                 let first = Deblurrer::new(load()?)?;
                 let plan = first.plan(*severity, self.steps, *sampler)?;
-                let mut next = Some(first);
-                for _ in 0..workers {
-                    let mut d = match next.take() {
-                        Some(d) => d,
-                        None => Deblurrer::new(load()?)?,
-                    };
-                    ops.push(Box::new(move |f: &Planar| {
-                        let mut out = d.restore(f, &plan)?;
-                        if compare {
-                            compose_compare(f, &mut out);
-                        }
-                        Ok(out)
-                    }));
+                for mut d in per_worker(first, workers, || Deblurrer::new(load()?))? {
+                    ops.push(Box::new(move |f: &Planar| d.restore(f, &plan)));
                 }
                 let what = format!(
                     "severity {severity} (t*={}), {} steps {:?}",
@@ -98,19 +86,10 @@ impl StreamJob {
                 let plan = first.plan(self.steps)?;
                 // The mask is the same for every frame: its distance transform is computed once.
                 let schedule = first.schedule_for(&mask)?;
-                let mut next = Some(first);
-                for _ in 0..workers {
-                    let mut inp = match next.take() {
-                        Some(d) => d,
-                        None => Inpainter::new(load()?)?,
-                    };
+                for mut inp in per_worker(first, workers, || Inpainter::new(load()?))? {
                     let (mask, schedule) = (mask.clone(), schedule.clone());
                     ops.push(Box::new(move |f: &Planar| {
-                        let mut out = inp.restore(f, &mask, &schedule, &plan)?;
-                        if compare {
-                            compose_compare(f, &mut out);
-                        }
-                        Ok(out)
+                        inp.restore(f, &mask, &schedule, &plan)
                     }));
                 }
                 let what = format!(
@@ -122,6 +101,9 @@ impl StreamJob {
                 (what, plan.steps, mask_outline(&mask))
             }
         };
+        if self.compare {
+            ops = ops.into_iter().map(with_compare).collect();
+        }
         let writer = FrameWriter::new(out_format, output, reader.y4m.as_ref(), (w, h));
         eprintln!(
             "coldframe: stream {} -> {out_format} {w}x{h}, model {name}, {what}, {workers} workers",
@@ -160,4 +142,23 @@ impl StreamJob {
         );
         Ok(stats)
     }
+}
+
+/// `first` and `workers - 1` more made by `make`: one restorer, with its own model instance and plans, per worker.
+fn per_worker<T>(first: T, workers: usize, make: impl Fn() -> Result<T>) -> Result<Vec<T>> {
+    let mut all = Vec::with_capacity(workers);
+    all.push(first);
+    for _ in 1..workers {
+        all.push(make()?);
+    }
+    Ok(all)
+}
+
+/// `--compare`: the input's left half beside the restored right half.
+fn with_compare(mut op: FrameOp) -> FrameOp {
+    Box::new(move |f: &Planar| {
+        let mut out = op(f)?;
+        compose_compare(f, &mut out);
+        Ok(out)
+    })
 }

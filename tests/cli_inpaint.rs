@@ -149,36 +149,18 @@ fn degrade_mask_fills_the_whole_mask_at_t_and_nothing_at_zero() {
     let img = data("val_bridge.png");
     let mask = data("mask_blob.png");
     let (full, none, half) = (tmp("d20.png"), tmp("d0.png"), tmp("d10.png"));
-    ok(&[
-        "degrade",
-        "mask",
-        "--mask",
-        s(&mask),
-        "--step",
-        "20",
-        s(&img),
-        s(&full),
-    ]);
-    ok(&[
-        "degrade",
-        "mask",
-        "--mask",
-        s(&mask),
-        "--step",
-        "0",
-        s(&img),
-        s(&none),
-    ]);
-    ok(&[
-        "degrade",
-        "mask",
-        "--mask",
-        s(&mask),
-        "--step",
-        "10",
-        s(&img),
-        s(&half),
-    ]);
+    for (step, out) in [("20", &full), ("0", &none), ("10", &half)] {
+        ok(&[
+            "degrade",
+            "mask",
+            "--mask",
+            s(&mask),
+            "--step",
+            step,
+            s(&img),
+            s(out),
+        ]);
+    }
     assert_eq!(rgb8(&none), rgb8(&img));
     let m = FrameMask::read(&mask).unwrap();
     let (f, h, x) = (rgb8(&full), rgb8(&half), rgb8(&img));

@@ -236,27 +236,35 @@ def inpaint_sampler_fixture(model_path, out_path, steps=4):
         write_tensor(f, evaluate_inpaint.inpaint(s, img, m, steps))
 
 
-def export_inpaint(args):
-    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-    net = ColdUNet(in_ch=4, T=degrade.T_MASK)
+def export_pair(ckpt, task, in_ch, T, x, meta, calib, default_steps):
+    """The EMA weights of `ckpt` to models/<task>-f32.onnx and the static-QDQ models/<task>-int8.onnx, with their
+    metadata; the f32 export must agree with torch on `x` before anything else is trusted."""
+    st = torch.load(ckpt, map_location="cpu", weights_only=False)
+    net = ColdUNet(in_ch=in_ch, T=T)
     net.load_state_dict(st["ema"])
     model = Exported(net).eval()
-    f32 = os.path.join(ROOT, "models", "inpaint-f32.onnx")
-    i8 = os.path.join(ROOT, "models", "inpaint-int8.onnx")
-    x = torch.rand(1, 4, 64, 96)
-    x[:, 3] = (x[:, 3] > 0.7).float()
+    f32 = os.path.join(ROOT, "models", f"{task}-f32.onnx")
+    i8 = os.path.join(ROOT, "models", f"{task}-int8.onnx")
     t = torch.tensor([8.0])
     torch.onnx.export(model, (x, t), f32, input_names=["image", "t"], output_names=["x0"], opset_version=17,
                       dynamic_axes={"image": {2: "H", 3: "W"}, "x0": {2: "H", 3: "W"}}, dynamo=False)
-    set_metadata(f32, inpaint_metadata("inpaint-f32", "f32", args.default_steps))
-    quantize_static(f32, i8, InpaintCalib(), quant_format=QuantFormat.QDQ, per_channel=True,
+    set_metadata(f32, meta(f"{task}-f32", "f32", default_steps))
+    quantize_static(f32, i8, calib, quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    set_metadata(i8, inpaint_metadata("inpaint-int8", "int8", args.default_steps))
+    set_metadata(i8, meta(f"{task}-int8", "int8", default_steps))
     s = ort.InferenceSession(f32, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         ref = model(x, t).numpy()
     got = s.run(None, {"image": x.numpy(), "t": t.numpy()})[0]
     print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    return st, f32, i8
+
+
+def export_inpaint(args):
+    x = torch.rand(1, 4, 64, 96)
+    x[:, 3] = (x[:, 3] > 0.7).float()
+    st, f32, i8 = export_pair(args.ckpt, "inpaint", 4, degrade.T_MASK, x, inpaint_metadata, InpaintCalib(),
+                              args.default_steps)
     td = os.path.join(ROOT, "tests", "data")
     mask_vectors(os.path.join(td, "mask_vectors.bin"))
     inpaint_parity_fixture(f32, os.path.join(td, "parity_inpaint_f32.bin"))
@@ -273,26 +281,8 @@ def main():
     args = ap.parse_args()
     if args.task == "inpaint":
         return export_inpaint(args)
-    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-    net = ColdUNet(in_ch=3, T=degrade.T_BLUR)
-    net.load_state_dict(st["ema"])
-    model = Exported(net).eval()
-    f32 = os.path.join(ROOT, "models", "deblur-f32.onnx")
-    i8 = os.path.join(ROOT, "models", "deblur-int8.onnx")
-    x = torch.rand(1, 3, 64, 96)
-    t = torch.tensor([8.0])
-    torch.onnx.export(model, (x, t), f32, input_names=["image", "t"], output_names=["x0"], opset_version=17,
-                      dynamic_axes={"image": {2: "H", 3: "W"}, "x0": {2: "H", 3: "W"}}, dynamo=False)
-    set_metadata(f32, metadata("deblur-f32", "f32", args.default_steps))
-    quantize_static(f32, i8, Calib(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    set_metadata(i8, metadata("deblur-int8", "int8", args.default_steps))
-    # the export must agree with torch before anything else is trusted
-    s = ort.InferenceSession(f32, providers=["CPUExecutionProvider"])
-    with torch.no_grad():
-        ref = model(x, t).numpy()
-    got = s.run(None, {"image": x.numpy(), "t": t.numpy()})[0]
-    print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    st, f32, i8 = export_pair(args.ckpt, "deblur", 3, degrade.T_BLUR, torch.rand(1, 3, 64, 96), metadata, Calib(),
+                              args.default_steps)
     os.makedirs(os.path.join(ROOT, "tests", "data"), exist_ok=True)
     blur_vectors(os.path.join(ROOT, "tests", "data", "blur_vectors.bin"))
     parity_fixture(f32, os.path.join(ROOT, "tests", "data", "parity_f32.bin"))

@@ -125,10 +125,6 @@ impl MaskSchedule {
         })
     }
 
-    pub fn depth2(&self) -> &[u64] {
-        &self.depth2
-    }
-
     pub fn is_empty(&self) -> bool {
         self.dmax2 == 0
     }

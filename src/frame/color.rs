@@ -87,15 +87,15 @@ impl YuvLayout {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = self.chroma_size();
         let (yoff, ys, cs) = self.scales();
-        let (lo, yhi, chi) = (0.0, 255.0, 255.0);
         let n = w * h;
         out.clear();
         out.resize(self.frame_bytes(), 0);
         let px = |i: usize| (rgb.data[i], rgb.data[n + i], rgb.data[2 * n + i]);
-        let quant = |v: f32, hi: f32| to_u8(v.clamp(lo, hi) / 255.0);
+        // to_u8 rounds and clamps to 0..=255
+        let quant = |v: f32| to_u8(v / 255.0);
         let luma_of = |(r, g, b): (f32, f32, f32)| KR * r + KG * g + KB * b;
         for (i, o) in out[..n].iter_mut().enumerate() {
-            *o = quant(luma_of(px(i)) * ys + yoff, yhi);
+            *o = quant(luma_of(px(i)) * ys + yoff);
         }
         if self.subsampling == Subsampling::Mono {
             return;
@@ -121,8 +121,8 @@ impl YuvLayout {
                         k += 1.0;
                     }
                 }
-                u[cy * cw + cx] = quant(su / k * cs + 128.0, chi);
-                v[cy * cw + cx] = quant(sv / k * cs + 128.0, chi);
+                u[cy * cw + cx] = quant(su / k * cs + 128.0);
+                v[cy * cw + cx] = quant(sv / k * cs + 128.0);
             }
         }
     }
