@@ -45,6 +45,14 @@ def plasma_file(scene):
 
 
 def photo_list():
+    packed = os.environ.get("COLDFRAME_PHOTOS")
+    if packed:
+        # a folder written by `data.py pack DIR`: the same photos, already resized, named by photo_name (so the
+        # split is the same); lets a machine without the Debian packages (a GPU box) train on them
+        photos = sorted(glob.glob(os.path.join(packed, "*.png")), key=photo_name)
+        if len(photos) < 20:
+            raise SystemExit(f"only {len(photos)} photos in COLDFRAME_PHOTOS={packed}")
+        return photos
     photos = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg"))
     photos += [p for p in sorted(glob.glob("/usr/share/backgrounds/*_by_*.jpg")) if os.path.basename(p) not in NOT_PHOTOS]
     photos += [p for p in (plasma_file(s) for s in PLASMA_PHOTOS) if p]
@@ -55,6 +63,8 @@ def photo_list():
 
 
 def photo_name(path):
+    if os.environ.get("COLDFRAME_PHOTOS"):
+        return os.path.basename(path)[: -len(".png")]
     parts = path.split("/")
     return parts[4] if parts[3] == "wallpapers" else os.path.basename(path)
 
@@ -82,10 +92,14 @@ def crop_to_stride(img, stride=8):
 class Crops:
     """Random crops with flips; the degradation and camera noise are applied per batch in train.py."""
 
-    def __init__(self, photos, crop, seed=0):
-        self.images = [load_photo(p) for p in photos]
+    def __init__(self, photos, crop, seed=0, images=None):
+        self.images = images if images is not None else [load_photo(p) for p in photos]
         self.crop = crop
         self.rng = random.Random(seed)
+
+    def reseeded(self, seed):
+        """The same photos (shared, not copied: data-loader workers fork) with a generator of their own."""
+        return Crops(None, self.crop, seed, images=self.images)
 
     def batch(self, n):
         out = np.empty((n, self.crop, self.crop, 3), np.uint8)
@@ -115,3 +129,18 @@ def camera_artefacts(batch_f32, rng):
             u8 = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
         out.append(u8.astype(np.float32) / 255.0)
     return np.stack(out)
+
+
+def pack(out_dir):
+    """Write every photo, resized as load_photo does, as a lossless PNG named by photo_name (COLDFRAME_PHOTOS)."""
+    os.makedirs(out_dir, exist_ok=True)
+    for p in photo_list():
+        Image.fromarray(load_photo(p)).save(os.path.join(out_dir, photo_name(p) + ".png"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "pack":
+        raise SystemExit("usage: data.py pack DIR")
+    pack(sys.argv[2])

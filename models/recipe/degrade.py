@@ -110,6 +110,18 @@ def depth2(mask: np.ndarray) -> np.ndarray:
     return np.rint(d * d).astype(np.int64)
 
 
+def depth2_fast(mask: np.ndarray) -> np.ndarray:
+    """depth2 through OpenCV's exact Euclidean transform (DIST_MASK_PRECISE), ~5x faster than scipy's on training
+    crops; training only. train.py checks at start that it equals depth2 on its own masks."""
+    import cv2
+
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return np.zeros(mask.shape, np.int64)
+    d = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float64)
+    return np.rint(d * d).astype(np.int64)
+
+
 def missing_at(d2: np.ndarray, t: int, T: int = T_MASK) -> np.ndarray:
     """The still-missing part of the mask at step t, from its depth2 map."""
     dmax2 = int(d2.max())

@@ -153,3 +153,24 @@ def eval_mask(kind, h, w, rng: random.Random):
             m = GENERATORS[kind](h, w, rng)
         if m.any() and not m.all():
             return m
+
+
+def frame_scale_mask(crop, rng: random.Random, short_sides=(240, 720)):
+    """A training mask for a crop x crop window, drawn at the scale of a whole frame: a random_mask of a virtual
+    frame whose short side is uniform in short_sides (4:3 or 16:9), seen through a window placed over part of the
+    mask. Users' masks are drawn on frames, so their strokes, glyphs and boxes are frame-sized: masks drawn for the
+    crop itself (random_mask(crop, crop)) are 2-7x thinner than those of a 480-line frame."""
+    while True:
+        s = rng.randint(*short_sides)
+        long = round(s * rng.choice([4 / 3, 16 / 9]))
+        h, w = (s, long) if rng.random() < 0.8 else (long, s)
+        h, w = max(h, crop), max(w, crop)
+        m = random_mask(h, w, rng)
+        ys, xs = np.nonzero(m)
+        k = rng.randrange(len(ys))
+        # the window holds that mask pixel anywhere inside it
+        y = min(max(ys[k] - rng.randrange(crop), 0), h - crop)
+        x = min(max(xs[k] - rng.randrange(crop), 0), w - crop)
+        c = m[y : y + crop, x : x + crop]
+        if c.any() and c.mean() < 0.6:
+            return np.ascontiguousarray(c)

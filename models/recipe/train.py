@@ -38,24 +38,59 @@ def make_batch(crops, n, T, rng, device):
     return xt.to(device), t.float().to(device), x0.to(device)
 
 
-def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True):
-    """Returns (x_t [N,4,H,W], t [N], x0 [N,3,H,W], missing [N,1,H,W])."""
-    x0 = crops.batch(n).astype(np.float32) / 255.0
-    # camera noise / JPEG on what the restorer sees of the frame; the target stays clean
-    seen = data.camera_artefacts(x0, rng) if artefacts else x0
-    xs, ts, ms = [], [], []
-    for i in range(n):
-        h, w = x0.shape[1:3]
-        m = masks.random_mask(h, w, rng)
+def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="crop"):
+    """One inpainting batch as compact arrays (what data-loader workers send): the frame as the camera gave it
+    (noise / JPEG on what the restorer sees; the target stays clean) u8 [N,H,W,3], the clean target u8, the
+    still-missing mask at t bool [N,H,W], t int [N]."""
+    x0 = crops.batch(n)
+    seen = x0
+    if artefacts:
+        seen = np.round(data.camera_artefacts(x0.astype(np.float32) / 255.0, rng) * 255.0).astype(np.uint8)
+    h, w = x0.shape[1:3]
+    ms, ts = [], []
+    for _ in range(n):
+        if mask_scale == "frame":
+            m = masks.frame_scale_mask(h, rng)
+        else:
+            m = masks.random_mask(h, w, rng)
         t = t_fixed if t_fixed is not None else rng.randint(1, T)
-        miss = degrade.missing_at(degrade.depth2(m), t, T)
-        xs.append(degrade.mask_degrade(seen[i].transpose(2, 0, 1), miss))
+        ms.append(degrade.missing_at(degrade.depth2_fast(m), t, T))
         ts.append(t)
-        ms.append(miss[None])
-    xt = torch.from_numpy(np.stack(xs))
-    x0 = torch.from_numpy(x0).permute(0, 3, 1, 2).contiguous()
-    miss = torch.from_numpy(np.stack(ms).astype(np.float32))
-    return xt.to(device), torch.tensor(ts).float().to(device), x0.to(device), miss.to(device)
+    return seen, x0, np.stack(ms), np.array(ts)
+
+
+def inpaint_tensors(arrays, device):
+    """(x_t [N,4,H,W], t [N], x0 [N,3,H,W], missing [N,1,H,W]) on the device: x_t = degrade.mask_degrade of the
+    seen frame, built where the net runs."""
+    seen, x0, miss, t = (a if torch.is_tensor(a) else torch.from_numpy(np.asarray(a)) for a in arrays)
+    seen, x0, miss, t = (a.to(device, non_blocking=True) for a in (seen, x0, miss, t))
+    miss = miss.unsqueeze(1).float()
+    seen = seen.permute(0, 3, 1, 2).float() / 255.0
+    rgb = torch.where(miss > 0, torch.full_like(seen, degrade.FILL), seen)
+    xt = torch.cat([rgb, miss], 1).contiguous(memory_format=torch.channels_last)
+    return xt, t.float(), x0.permute(0, 3, 1, 2).float() / 255.0, miss
+
+
+def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True, mask_scale="crop"):
+    return inpaint_tensors(inpaint_arrays(crops, n, T, rng, t_fixed, artefacts, mask_scale), device)
+
+
+class InpaintBatches(torch.utils.data.IterableDataset):
+    """Endless inpainting batches, made by data-loader worker processes (mask drawing, distance transforms and
+    JPEG are CPU work: on a GPU they, not the net, set the pace). Each worker draws from its own seeded generator,
+    so a run is reproducible for a given worker count, but a resumed run does not replay the same batches."""
+
+    def __init__(self, crops, n, T, seed, mask_scale):
+        self.crops, self.n, self.T, self.seed, self.mask_scale = crops, n, T, seed, mask_scale
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        torch.set_num_threads(1)
+        rng = random.Random(self.seed * 1009 + wid)
+        crops = self.crops.reseeded(rng.randrange(1 << 30))
+        while True:
+            yield inpaint_arrays(crops, self.n, self.T, rng, mask_scale=self.mask_scale)
 
 
 def psnr_in(a, b, m):
@@ -80,6 +115,11 @@ def main():
     ap.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: run to --steps)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", default="", help="start from this checkpoint's EMA weights (a fresh run only)")
+    ap.add_argument("--mask-scale", default="crop", choices=["crop", "frame"],
+                    help="inpaint: masks drawn for the crop itself, or for a whole frame (short side 240-720) "
+                         "and seen through the crop (masks.frame_scale_mask)")
+    ap.add_argument("--workers", type=int, default=0, help="inpaint: data-loader worker processes (0: inline)")
+    ap.add_argument("--save-every", type=int, default=1000)
     ap.add_argument("--loss-norm", default="batch", choices=["batch", "sample"],
                     help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
                          "dominate) or per sample, then over samples (sample: every mask counts the same)")
@@ -87,11 +127,15 @@ def main():
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.out, exist_ok=True)
     inpaint = args.task == "inpaint"
     T = degrade.T_MASK if inpaint else degrade.T_BLUR
     in_ch = 4 if inpaint else 3
-    net = ColdUNet(in_ch=in_ch, T=T).to(device)
+    net = ColdUNet(in_ch=in_ch, T=T).to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s = 0, 0.0
@@ -113,11 +157,17 @@ def main():
 
     train_photos, val_photos = data.split()
     crops = data.Crops(train_photos, args.crop, seed=step)
-    val = data.Crops(val_photos, 128, seed=123)
+    val = data.Crops(val_photos, 256 if args.mask_scale == "frame" else 128, seed=123)
     vrng = random.Random(7)
     if inpaint:
+        # the fast distance transform must be the reference one (degrade.depth2) on the masks this run draws
+        for i in range(20):
+            m = masks.frame_scale_mask(args.crop, vrng) if args.mask_scale == "frame" else \
+                masks.random_mask(args.crop, args.crop, vrng)
+            assert (degrade.depth2_fast(m) == degrade.depth2(m)).all(), "cv2 and scipy distance transforms differ"
         # the sampler's first (hardest) call: the whole mask missing, t = T
-        vx, vt, vy, vm = make_inpaint_batch(val, 16, T, vrng, device, t_fixed=T, artefacts=False)
+        vx, vt, vy, vm = make_inpaint_batch(val, 16, T, vrng, device, t_fixed=T, artefacts=False,
+                                            mask_scale=args.mask_scale)
         vscore = lambda y: psnr_in(y, vy, vm)  # noqa: E731
         vbase = vscore(vx[:, :3])
     else:
@@ -139,6 +189,9 @@ def main():
         "init": args.init,
         "loss_norm": args.loss_norm,
         "lr": args.lr,
+        "mask_scale": args.mask_scale,
+        "workers": args.workers,
+        "minutes": args.minutes,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -154,13 +207,27 @@ def main():
                     "trained_s": trained_s + time.time() - start, "rng": rng.getstate()}, tmp)
         os.replace(tmp, ck)
 
+    batches = None
+    if inpaint and args.workers > 0:
+        loader = torch.utils.data.DataLoader(
+            InpaintBatches(crops, args.batch, T, 1 + step, args.mask_scale), batch_size=None,
+            num_workers=args.workers, pin_memory=device == "cuda", prefetch_factor=4)
+        batches = iter(loader)
     while step < args.steps:
         warm = min(1.0, (step + 1) / 300)
-        cos = 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        # the cosine follows whichever of --steps and --minutes is further along, so a run cut by wall time
+        # still ends at the low learning rate
+        done = step / args.steps
+        if args.minutes:
+            done = max(done, (time.time() - start) / (args.minutes * 60))
+        cos = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
         if inpaint:
-            xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device)
+            if batches is not None:
+                xt, t, x0, miss = inpaint_tensors(next(batches), device)
+            else:
+                xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device, mask_scale=args.mask_scale)
             err = (net(xt, t) - x0).abs() * miss
             if args.loss_norm == "sample":
                 loss = (err.sum((1, 2, 3)) / (3 * miss.sum((1, 2, 3)))).mean()
@@ -187,7 +254,7 @@ def main():
             log.write(line + "\n")
             log.flush()
             run_loss = 0.0
-        if step % 1000 == 0:
+        if step % args.save_every == 0:
             save()
         if args.minutes and time.time() - start > args.minutes * 60:
             break
