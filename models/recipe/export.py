@@ -78,19 +78,20 @@ def set_metadata(path, props):
 
 
 class InpaintCalib(CalibrationDataReader):
-    """Training crops with training masks at uniform steps: what the sampler shows the model."""
+    """Training crops with training masks (frame scale, as trained) at uniform steps: what the sampler shows the
+    model."""
 
-    def __init__(self, n=48):
+    def __init__(self, n=48, crop=256):
         import masks
 
         train, _ = data.split()
-        crops = data.Crops(train, 128, seed=99)
+        crops = data.Crops(train, crop, seed=99)
         rng = random.Random(5)
         self.items = []
         for _ in range(n):
             x0 = crops.batch(1)[0].astype(np.float32).transpose(2, 0, 1) / 255.0
             t = rng.randint(1, degrade.T_MASK)
-            miss = degrade.missing_at(degrade.depth2(masks.random_mask(128, 128, rng)), t)
+            miss = degrade.missing_at(degrade.depth2(masks.frame_scale_mask(crop, rng)), t)
             self.items.append({"image": degrade.mask_degrade(x0, miss)[None], "t": np.array([t], np.float32)})
         self.it = iter(self.items)
 
