@@ -7,26 +7,36 @@ use anyhow::{bail, Context, Result};
 
 pub struct Embedded {
     pub name: &'static str,
-    pub bytes: &'static [u8],
+    /// The ONNX file, deflated by build.rs (the binary's size budget).
+    deflated: &'static [u8],
+}
+
+impl Embedded {
+    /// The ONNX file's bytes.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(self.deflated.len() * 9 / 8);
+        flate2::read::DeflateDecoder::new(self.deflated)
+            .read_to_end(&mut out)
+            .with_context(|| format!("embedded model {}: cannot inflate", self.name))?;
+        Ok(out)
+    }
+}
+
+macro_rules! embedded {
+    ($name:literal) => {
+        Embedded {
+            name: $name,
+            deflated: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".onnx.deflate")),
+        }
+    };
 }
 
 pub const EMBEDDED: &[Embedded] = &[
-    Embedded {
-        name: "deblur-f32",
-        bytes: include_bytes!("../models/deblur-f32.onnx"),
-    },
-    Embedded {
-        name: "deblur-int8",
-        bytes: include_bytes!("../models/deblur-int8.onnx"),
-    },
-    Embedded {
-        name: "inpaint-f32",
-        bytes: include_bytes!("../models/inpaint-f32.onnx"),
-    },
-    Embedded {
-        name: "inpaint-int8",
-        bytes: include_bytes!("../models/inpaint-int8.onnx"),
-    },
+    embedded!("deblur-f32"),
+    embedded!("deblur-int8"),
+    embedded!("inpaint-f32"),
+    embedded!("inpaint-int8"),
 ];
 
 /// Chosen by the rule of models/deblur.md: the int8 model only if it is within 0.3 dB of the f32 one and at
@@ -39,7 +49,7 @@ pub const DEFAULT_INPAINT: &str = "inpaint-f32";
 /// An embedded name, or a path to an ONNX file. Returns the bytes and the name to show in messages.
 pub fn resolve(name_or_path: &str) -> Result<(Cow<'static, [u8]>, String)> {
     if let Some(m) = EMBEDDED.iter().find(|m| m.name == name_or_path) {
-        return Ok((Cow::Borrowed(m.bytes), m.name.to_string()));
+        return Ok((Cow::Owned(m.bytes()?), m.name.to_string()));
     }
     let p = Path::new(name_or_path);
     if p.extension().is_some_and(|e| e == "onnx") || p.exists() {
@@ -62,7 +72,8 @@ pub fn describe_embedded() -> Result<String> {
         "name", "task", "T", "schedule", "stride", "precision", "default_steps", "MAC/px", "size"
     );
     for m in EMBEDDED {
-        let i = crate::restorer::Restorer::from_bytes(m.bytes, m.name)?.info;
+        let bytes = m.bytes()?;
+        let i = crate::restorer::Restorer::from_bytes(&bytes, m.name)?.info;
         let default = if m.name == DEFAULT_DEBLUR || m.name == DEFAULT_INPAINT {
             " (default)"
         } else {
@@ -84,8 +95,38 @@ pub fn describe_embedded() -> Result<String> {
             i.precision,
             i.default_steps,
             i.macs_per_pixel,
-            m.bytes.len() / 1024
+            bytes.len() / 1024
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_models_inflate_to_the_committed_files() {
+        let files: [(&str, &[u8]); 4] = [
+            ("deblur-f32", include_bytes!("../models/deblur-f32.onnx")),
+            ("deblur-int8", include_bytes!("../models/deblur-int8.onnx")),
+            ("inpaint-f32", include_bytes!("../models/inpaint-f32.onnx")),
+            (
+                "inpaint-int8",
+                include_bytes!("../models/inpaint-int8.onnx"),
+            ),
+        ];
+        assert_eq!(EMBEDDED.len(), files.len());
+        for (m, (name, file)) in EMBEDDED.iter().zip(files) {
+            assert_eq!(m.name, name);
+            assert!(
+                m.deflated.len() < file.len(),
+                "{name} is not smaller deflated"
+            );
+            assert!(
+                m.bytes().unwrap() == file,
+                "{name} does not inflate to the file"
+            );
+        }
+    }
 }
