@@ -2,6 +2,9 @@
 
     python models/recipe/train.py --task deblur --out models/work/deblur --steps 40000 [--minutes 70]
     python models/recipe/train.py --task inpaint --out models/work/inpaint --steps 16000
+    # the GPU runs of models/inpaint.md (photos packed by `data.py pack DIR` where the Debian packages are):
+    COLDFRAME_PHOTOS=DIR python models/recipe/train.py --task inpaint --out OUT --init CKPT --mask-scale frame \
+        --workers 15 --crop 256 --batch 32 --steps 200000 --minutes 7 --loss-norm sample --lr 1e-3
 
 Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
 with the part of the mask still missing at step t (degrade.missing_at) set to FILL, plus that mask as a fourth
