@@ -2,12 +2,19 @@
 //! crates are unstable surface, so an upgrade touches one file).
 //!
 //! A model is parsed once; a plan is optimised for each concrete frame size the first time it is seen and cached
-//! (symbolic H/W does not survive tract's U-Net skip concatenations).
+//! (symbolic H/W does not survive tract's U-Net skip concatenations). Before tract optimises a plan, the QDQ
+//! convolutions of an int8 model are rewritten into integer convolutions (`int8_rewrite`), and on x86-64 the
+//! float convolutions go through im2col and tract's matrix kernels rather than its direct spatial kernel
+//! (README, Speed: measured faster here; ARM keeps tract's own choice, not measured on a board).
+
+mod int8_conv;
+mod int8_rewrite;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use tract_core::knobs::KnobScope;
 use tract_onnx::prelude::*;
 
 use crate::model_info::ModelInfo;
@@ -19,6 +26,8 @@ type Plan = Arc<TypedRunnableModel>;
 pub struct Restorer {
     pub info: ModelInfo,
     model: InferenceModel,
+    /// How many convolutions of the last plan built run as integer convolutions (`int8_conv`).
+    pub int8_convs: usize,
     plans: HashMap<(usize, usize), Plan>,
 }
 
@@ -53,6 +62,7 @@ impl Restorer {
         Ok(Restorer {
             info,
             model,
+            int8_convs: 0,
             plans: HashMap::new(),
         })
     }
@@ -62,22 +72,67 @@ impl Restorer {
             return Ok(p.clone());
         }
         let c = self.info.in_channels;
-        let plan = self
+        let name = &self.info.name;
+        let context = || format!("model {name}: cannot build a plan for {width}x{height}");
+        let mut typed = self
             .model
             .clone()
             .with_input_fact(0, f32::fact([1, c, height, width]).into())
             .and_then(|m| m.with_input_fact(1, f32::fact([1]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| {
-                format!(
-                    "model {}: cannot build a plan for {width}x{height}",
-                    self.info.name
-                )
-            })?;
+            .with_context(context)?;
+        self.int8_convs = int8_rewrite::rewrite_int8_convs(&mut typed)
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("model {name}: rewriting its int8 convolutions"))?;
+        let knobs = if cfg!(target_arch = "x86_64") {
+            vec![("TRACT_DISABLE_DIRECT_SPATIAL", "true")]
+        } else {
+            vec![]
+        };
+        let knobs = KnobScope::new(knobs).map_err(|e| anyhow!("{e:#}"))?;
+        let plan = knobs
+            .enter(|| typed.into_optimized().and_then(|m| m.into_runnable()))
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(context)?;
         self.plans.insert((width, height), plan.clone());
         Ok(plan)
+    }
+}
+
+/// Time spent in one node of the optimised plan during one call (benches/op_profile.rs).
+pub struct NodeTime {
+    pub node: String,
+    pub op: String,
+    pub ms: f64,
+}
+
+impl Restorer {
+    /// One network call like `predict`, timing every node of the optimised plan; nodes in execution order.
+    pub fn profile(&mut self, x: &Planar, t: usize) -> Result<Vec<NodeTime>> {
+        let plan = self.plan(x.width, x.height)?;
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)
+            .map_err(|e| anyhow!("{e}"))?;
+        let step = Tensor::from_shape(&[1], &[t as f32]).map_err(|e| anyhow!("{e}"))?;
+        let mut times = Vec::new();
+        let mut state = plan.spawn().map_err(|e| anyhow!("{e:#}"))?;
+        state
+            .run_plan_with_eval(
+                tvec!(image.into(), step.into()),
+                |ctx, op_state, node, inputs| {
+                    let t0 = std::time::Instant::now();
+                    let out = tract_core::plan::eval(ctx, op_state, node, inputs);
+                    times.push(NodeTime {
+                        node: node.name.clone(),
+                        op: node.op().name().to_string(),
+                        ms: t0.elapsed().as_secs_f64() * 1e3,
+                    });
+                    out
+                },
+            )
+            .map_err(|e| anyhow!("{e:#}"))?;
+        Ok(times)
     }
 }
 

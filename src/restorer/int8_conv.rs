@@ -1,0 +1,448 @@
+//! An integer convolution for tract: u8 activations and i8 weights multiplied on tract-linalg's int8 matrix
+//! kernels (VNNI on x86-64, SDOT/NEON on ARM), requantized to u8 in one pass.
+//!
+//! tract 0.23.9 runs a QDQ convolution (DequantizeLinear -> Conv -> QuantizeLinear) as a float convolution
+//! between quantize/dequantize passes, and a QLinearConv through an eager im2col plus separate zero-point and
+//! requantization passes over i32 tensors, both slower than its own float path (DESIGN.md §7). This op does what
+//! onnxruntime's QLinearConv does: acc = sum w_q (x_q - x_zero) + b_q in i32, y_q = sat_u8(round(acc * m_c) +
+//! y_zero) with m_c = x_scale * w_scale_c / y_scale.
+
+use std::fmt;
+
+use tract_core::internal::*;
+use tract_core::tract_linalg::mmm::{
+    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact,
+};
+use tract_core::tract_linalg::pack::PackedI8K4;
+use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
+
+/// Geometry of a 2-D convolution over an NCHW frame with batch 1.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvGeometry {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    /// Padding before (top, left); the padding after follows from the output size.
+    pub pad: (usize, usize),
+    pub input: (usize, usize),
+    pub output: (usize, usize),
+}
+
+impl ConvGeometry {
+    fn k(&self) -> usize {
+        self.in_channels * self.kernel.0 * self.kernel.1
+    }
+    fn n(&self) -> usize {
+        self.output.0 * self.output.1
+    }
+}
+
+/// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
+pub struct QuantizedConv {
+    pub geometry: ConvGeometry,
+    /// [out_channels, in_channels * kh * kw], symmetric (zero point 0).
+    pub weights: Vec<i8>,
+    /// Bias in the accumulator's units (x_scale * w_scale_c).
+    pub bias: Vec<i32>,
+    pub x_zero: u8,
+    /// x_scale * w_scale_c / y_scale, per output channel.
+    pub multiplier: Vec<f32>,
+    pub y_zero: u8,
+}
+
+#[derive(Clone)]
+pub struct Int8Conv {
+    geometry: ConvGeometry,
+    x_zero: u8,
+    multiplier: Arc<Vec<f32>>,
+    y_zero: u8,
+    /// The bias plus the correction for feeding the kernel x - 128 (an i8) instead of x (a u8):
+    /// sum w (x - z) = sum w (x - 128) + (128 - z) sum w.
+    bias: Arc<Tensor>,
+    mmm: Box<dyn MatMatMul>,
+    packing: usize,
+    /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer; tests
+    /// compare both).
+    pub direct_pack: bool,
+    weights: Arc<Vec<i8>>,
+    packed_weights: Arc<Box<dyn MMMInputValue>>,
+}
+
+impl fmt::Debug for Int8Conv {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Int8Conv({:?}, {})", self.geometry, self.mmm.name())
+    }
+}
+
+impl PartialEq for Int8Conv {
+    fn eq(&self, other: &Self) -> bool {
+        self.geometry == other.geometry
+            && self.x_zero == other.x_zero
+            && self.y_zero == other.y_zero
+            && self.multiplier == other.multiplier
+            && self.bias == other.bias
+            && self.mmm.name() == other.mmm.name()
+            && self.weights == other.weights
+    }
+}
+impl Eq for Int8Conv {}
+
+impl Int8Conv {
+    pub fn new(q: QuantizedConv) -> TractResult<Int8Conv> {
+        let g = &q.geometry;
+        let (m, k, n) = (g.out_channels, g.k(), g.n());
+        ensure!(
+            q.weights.len() == m * k,
+            "weights: {} values for {m}x{k}",
+            q.weights.len()
+        );
+        ensure!(
+            q.bias.len() == m && q.multiplier.len() == m,
+            "per-channel lengths differ from {m}"
+        );
+        let query = tract_core::tract_linalg::mmm::Query {
+            weight: WeightType::Plain(i8::datum_type()),
+            activation: i8::datum_type(),
+            accumulators: tvec!(i32::datum_type()),
+            store: None,
+            allow_extractor: false,
+            // tract's tier policy takes the 8x8 tile for m = 12 (the 3x3 head with 12 outputs), measured 5x
+            // slower here than the 16x16 tile it picks for 24 and more, even with 4 of its rows idle.
+            m: Some(m.next_multiple_of(16)),
+            k: Some(k),
+            n: Some(n),
+        };
+        let (mmm, packing, _) = MmmDispatch::native()
+            .pick(&query)
+            .context("no int8 matrix kernel on this machine")?;
+        let weights = tensor1(&q.weights).into_shape(&[m, k])?;
+        let packed_weights = mmm.packings()[packing].0.prepare_one(&weights, 1, 0)?;
+        let shift = 128 - q.x_zero as i32;
+        let bias: Vec<i32> = (0..m)
+            .map(|c| {
+                let sum: i32 = q.weights[c * k..(c + 1) * k]
+                    .iter()
+                    .map(|&w| w as i32)
+                    .sum();
+                q.bias[c] + shift * sum
+            })
+            .collect();
+        Ok(Int8Conv {
+            geometry: q.geometry,
+            x_zero: q.x_zero,
+            multiplier: Arc::new(q.multiplier),
+            y_zero: q.y_zero,
+            bias: Arc::new(tensor1(&bias)),
+            mmm,
+            packing,
+            direct_pack: true,
+            weights: Arc::new(q.weights),
+            packed_weights: Arc::new(packed_weights),
+        })
+    }
+
+    /// Row `kk` of the im2col matrix of x - 128 as i8: tap (ci, ky, kx) for every output position; taps outside
+    /// the frame hold the input's zero point.
+    fn im2col_row(&self, x: &[u8], kk: usize, row: &mut [i8]) {
+        let g = &self.geometry;
+        let (h, w) = g.input;
+        let (oh, ow) = g.output;
+        let (kh, kw) = g.kernel;
+        let (sy, sx) = g.stride;
+        let (py, px) = g.pad;
+        let (ci, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        row.fill((self.x_zero ^ 0x80) as i8);
+        // Output columns whose tap lands inside the row: px <= ox * sx + kx < w + px.
+        let ox_lo = px.saturating_sub(kx).div_ceil(sx);
+        let ox_hi = (w + px).saturating_sub(kx).div_ceil(sx).min(ow);
+        if ox_lo >= ox_hi {
+            return;
+        }
+        let ix0 = ox_lo * sx + kx - px;
+        for oy in 0..oh {
+            let iy = (oy * sy + ky) as isize - py as isize;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            let src = &plane[iy as usize * w..][..w];
+            let dst = &mut row[oy * ow + ox_lo..oy * ow + ox_hi];
+            if sx == 1 {
+                for (d, s) in dst.iter_mut().zip(&src[ix0..]) {
+                    *d = (s ^ 0x80) as i8;
+                }
+            } else {
+                for (d, s) in dst.iter_mut().zip(src[ix0..].iter().step_by(sx)) {
+                    *d = (s ^ 0x80) as i8;
+                }
+            }
+        }
+    }
+
+    /// The im2col matrix [k, n], packed for the kernel. For tract's 4-deep int8 panels (VNNI) the rows are
+    /// written straight into the panels, one pass over the packed buffer; any other packing gets the plain
+    /// matrix and tract's own packer.
+    fn packed_columns(&self, x: &[u8]) -> TractResult<Box<dyn MMMInputValue>> {
+        let (k, n) = (self.geometry.k(), self.geometry.n());
+        let format = &self.mmm.packings()[self.packing].1;
+        if let Some(k4) = format
+            .downcast_ref::<PackedI8K4>()
+            .filter(|_| self.direct_pack)
+        {
+            let r = k4.r;
+            let panel_bytes = k.div_ceil(4) * 4 * r;
+            let panels = n.div_ceil(r);
+            // SAFETY: a fresh buffer of the size and alignment PackedI8K4 itself allocates; every byte is
+            // written below (the columns past n of the last panel by this fill).
+            let mut blob =
+                unsafe { Blob::new_for_size_and_align(panels * panel_bytes, k4.alignment()) };
+            blob.as_bytes_mut().fill(0);
+            let packed = blob.as_bytes_mut();
+            // Four im2col rows at a time become one k-block: in panel n / r, bytes (n % r) * 4 .. + 4 of the
+            // block hold rows 4kb..4kb+4 at column n. Rows past k stay zero (so do the weights there).
+            let mut rows = vec![0i8; 4 * n];
+            for kb in 0..k.div_ceil(4) {
+                for (j, row) in rows.chunks_exact_mut(n).enumerate() {
+                    match kb * 4 + j {
+                        kk if kk < k => self.im2col_row(x, kk, row),
+                        _ => row.fill(0),
+                    }
+                }
+                let (r0, rest) = rows.split_at(n);
+                let (r1, rest) = rest.split_at(n);
+                let (r2, r3) = rest.split_at(n);
+                for (p, panel) in packed.chunks_exact_mut(panel_bytes).enumerate() {
+                    let cols = p * r..(p * r + r).min(n);
+                    let block = &mut panel[kb * r * 4..][..cols.len() * 4];
+                    for (dst, i) in block.chunks_exact_mut(4).zip(cols) {
+                        dst.copy_from_slice(&[r0[i] as u8, r1[i] as u8, r2[i] as u8, r3[i] as u8]);
+                    }
+                }
+            }
+            return Ok(Box::new(EagerPackedInput {
+                fact: PackedExoticFact {
+                    format: Box::new(k4.clone()),
+                    mn: n.to_dim(),
+                    k,
+                },
+                packed: blob.into(),
+                panel_bytes,
+                mn: n,
+            }));
+        }
+        let mut cols = vec![0i8; k * n];
+        for (kk, row) in cols.chunks_exact_mut(n).enumerate() {
+            self.im2col_row(x, kk, row);
+        }
+        format.prepare_one(&tensor1(&cols).into_shape(&[k, n])?, 0, 1)
+    }
+
+    fn run(&self, x: &[u8]) -> TractResult<Tensor> {
+        let g = &self.geometry;
+        let (m, n) = (g.out_channels, g.n());
+        let packed_cols = self.packed_columns(x)?;
+        let mut acc = Tensor::zero::<i32>(&[m, n])?;
+        // SAFETY: the packed operands were made by this kernel's own packers for an m x k and a k x n
+        // operand, the bias holds m values and the store view covers the whole m x n accumulator.
+        unsafe {
+            let store = self.mmm.c_view(Some(0), Some(1)).wrap(&acc.view_mut());
+            self.mmm.run(
+                m,
+                n,
+                &[
+                    FusedSpec::AddMatMul {
+                        a: AsInputValue::Borrowed(&**self.packed_weights),
+                        b: AsInputValue::Borrowed(&*packed_cols),
+                        packing: self.packing,
+                    },
+                    FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
+                    FusedSpec::Store(store),
+                ],
+            )?;
+        }
+        let acc = acc.try_as_plain_ram()?.as_slice::<i32>()?;
+        let mut y = vec![0u8; m * n];
+        let y_zero = self.y_zero as f32;
+        for (c, (ys, accs)) in y.chunks_exact_mut(n).zip(acc.chunks_exact(n)).enumerate() {
+            let mul = self.multiplier[c];
+            for (y, &a) in ys.iter_mut().zip(accs) {
+                *y = (round_ties_even(a as f32 * mul) + y_zero).clamp(0.0, 255.0) as u8;
+            }
+        }
+        tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
+    }
+}
+
+/// Round half to even as QuantizeLinear does, for |v| < 2^22 (larger values saturate anyway): adding and
+/// removing 1.5 * 2^23 leaves the nearest integer under the default rounding mode. `f32::round_ties_even` is a
+/// library call on x86-64 without SSE4.1, which keeps this loop from vectorising.
+#[inline(always)]
+fn round_ties_even(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    let v = v.clamp(-4_000_000.0, 4_000_000.0);
+    (v + MAGIC) - MAGIC
+}
+
+impl Op for Int8Conv {
+    fn name(&self) -> StaticName {
+        "Int8Conv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("{:?} on {}", self.geometry, self.mmm.name())])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Int8Conv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let g = &self.geometry;
+        let x = &inputs[0];
+        ensure!(
+            x.shape() == [1, g.in_channels, g.input.0, g.input.1],
+            "Int8Conv: input shape {:?}, expected [1, {}, {}, {}]",
+            x.shape(),
+            g.in_channels,
+            g.input.0,
+            g.input.1
+        );
+        let y = self.run(x.try_as_plain_ram()?.as_slice::<u8>()?)?;
+        Ok(tvec!(y.into_tvalue()))
+    }
+}
+
+impl TypedOp for Int8Conv {
+    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let g = &self.geometry;
+        Ok(tvec!(u8::fact([1, g.out_channels, g.output.0, g.output.1])))
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator: the test needs varied values, not statistical quality.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+        /// A symmetric int8 weight, as the quantizer writes them: -127..=127.
+        fn weight(&mut self) -> i8 {
+            ((self.next() % 255) as i32 - 127) as i8
+        }
+    }
+
+    /// The textbook definition: every tap, zero point as padding, i32 sums, the same rounding.
+    fn reference(q: &QuantizedConv, x: &[u8]) -> Vec<u8> {
+        let g = &q.geometry;
+        let (h, w) = g.input;
+        let (oh, ow) = g.output;
+        let (kh, kw) = g.kernel;
+        let mut y = vec![0u8; g.out_channels * oh * ow];
+        for co in 0..g.out_channels {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = q.bias[co];
+                    for ci in 0..g.in_channels {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * g.stride.0 + ky) as isize - g.pad.0 as isize;
+                                let ix = (ox * g.stride.1 + kx) as isize - g.pad.1 as isize;
+                                let xv = if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
+                                {
+                                    q.x_zero
+                                } else {
+                                    x[(ci * h + iy as usize) * w + ix as usize]
+                                };
+                                let wv = q.weights[((co * g.in_channels + ci) * kh + ky) * kw + kx];
+                                acc += wv as i32 * (xv as i32 - q.x_zero as i32);
+                            }
+                        }
+                    }
+                    let v = (acc as f32 * q.multiplier[co]).round_ties_even() + q.y_zero as f32;
+                    y[(co * oh + oy) * ow + ox] = v.clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn integer_convolution_matches_the_definition_exactly() {
+        let mut rng = Lcg(7);
+        // (cin, cout, kernel, stride, pad, input): odd channel counts, k not a multiple of 4, m not a multiple
+        // of the kernel's 16 rows, stride 2 with an odd input, a 1x1 kernel.
+        let cases = [
+            (13, 24, (3, 3), (1, 1), (1, 1), (17, 23)),
+            (24, 12, (3, 3), (1, 1), (1, 1), (16, 16)),
+            (5, 48, (3, 3), (2, 2), (1, 1), (15, 21)),
+            (96, 7, (1, 1), (1, 1), (0, 0), (8, 8)),
+            (3, 5, (3, 3), (2, 2), (0, 0), (9, 9)),
+        ];
+        for (cin, cout, kernel, stride, pad, input) in cases {
+            let output = (
+                (input.0 + 2 * pad.0 - kernel.0) / stride.0 + 1,
+                (input.1 + 2 * pad.1 - kernel.1) / stride.1 + 1,
+            );
+            let k = cin * kernel.0 * kernel.1;
+            let weights: Vec<i8> = (0..cout * k).map(|_| rng.weight()).collect();
+            let q = || QuantizedConv {
+                geometry: ConvGeometry {
+                    in_channels: cin,
+                    out_channels: cout,
+                    kernel,
+                    stride,
+                    pad,
+                    input,
+                    output,
+                },
+                weights: weights.clone(),
+                bias: (0..cout).map(|c| c as i32 * 97 - 1000).collect(),
+                x_zero: 91,
+                // About 100-300 levels per standard deviation of the sum, so both ends saturate.
+                multiplier: (0..cout)
+                    .map(|c| {
+                        200.0 / (k as f32 * 73.0 * 74.0).sqrt() * (0.5 + c as f32 / cout as f32)
+                    })
+                    .collect(),
+                y_zero: 37,
+            };
+            let x: Vec<u8> = (0..cin * input.0 * input.1)
+                .map(|_| rng.next() as u8)
+                .collect();
+            let expected = reference(&q(), &x);
+            for direct_pack in [true, false] {
+                let mut op = Int8Conv::new(q()).unwrap();
+                op.direct_pack = direct_pack;
+                let got = op.run(&x).unwrap();
+                let got = got
+                    .try_as_plain_ram()
+                    .unwrap()
+                    .as_slice::<u8>()
+                    .unwrap()
+                    .to_vec();
+                assert_eq!(
+                    got, expected,
+                    "cin {cin} cout {cout} stride {stride:?} direct_pack {direct_pack}"
+                );
+            }
+            // Saturation is exercised: some outputs at 0 and some at 255.
+            assert!(
+                expected.contains(&0) && expected.contains(&255),
+                "case {cin}x{cout} never saturates"
+            );
+        }
+    }
+}
