@@ -215,6 +215,19 @@ impl Int8Conv {
                 for (p, panel) in packed.chunks_exact_mut(panel_bytes).enumerate() {
                     let cols = p * r..(p * r + r).min(n);
                     let block = &mut panel[kb * r * 4..][..cols.len() * 4];
+                    if cols.len() == 16 {
+                        let c = cols.start;
+                        interleave16(
+                            [
+                                &r0[c..c + 16],
+                                &r1[c..c + 16],
+                                &r2[c..c + 16],
+                                &r3[c..c + 16],
+                            ],
+                            block,
+                        );
+                        continue;
+                    }
                     for (dst, i) in block.chunks_exact_mut(4).zip(cols) {
                         dst.copy_from_slice(&[r0[i] as u8, r1[i] as u8, r2[i] as u8, r3[i] as u8]);
                     }
@@ -267,10 +280,36 @@ impl Int8Conv {
         for (c, (ys, accs)) in y.chunks_exact_mut(n).zip(acc.chunks_exact(n)).enumerate() {
             let mul = self.multiplier[c];
             for (y, &a) in ys.iter_mut().zip(accs) {
-                *y = (round_ties_even(a as f32 * mul) + y_zero).clamp(0.0, 255.0) as u8;
+                *y = saturate_u8(round_ties_even(a as f32 * mul) + y_zero);
             }
         }
         tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
+    }
+}
+
+/// Four rows of 16 columns into PackedI8K4's order: column j's four bytes at 4j..4j+4 of `out` (64 bytes).
+#[inline(always)]
+fn interleave16(rows: [&[i8]; 4], out: &mut [u8]) {
+    assert!(rows.iter().all(|r| r.len() == 16) && out.len() == 64);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86-64; the loads read 16 bytes of 16-byte slices and the stores write the 64
+    // bytes of `out`, all unaligned accesses (checked lengths above).
+    unsafe {
+        use std::arch::x86_64::*;
+        let [a, b, c, d] = rows.map(|r| _mm_loadu_si128(r.as_ptr() as *const __m128i));
+        let (ab_lo, ab_hi) = (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b));
+        let (cd_lo, cd_hi) = (_mm_unpacklo_epi8(c, d), _mm_unpackhi_epi8(c, d));
+        let o = out.as_mut_ptr() as *mut __m128i;
+        _mm_storeu_si128(o, _mm_unpacklo_epi16(ab_lo, cd_lo));
+        _mm_storeu_si128(o.add(1), _mm_unpackhi_epi16(ab_lo, cd_lo));
+        _mm_storeu_si128(o.add(2), _mm_unpacklo_epi16(ab_hi, cd_hi));
+        _mm_storeu_si128(o.add(3), _mm_unpackhi_epi16(ab_hi, cd_hi));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for j in 0..16 {
+        for (i, row) in rows.iter().enumerate() {
+            out[4 * j + i] = row[j] as u8;
+        }
     }
 }
 
@@ -278,10 +317,19 @@ impl Int8Conv {
 /// removing 1.5 * 2^23 leaves the nearest integer under the default rounding mode. `f32::round_ties_even` is a
 /// library call on x86-64 without SSE4.1, which keeps this loop from vectorising.
 #[inline(always)]
-fn round_ties_even(v: f32) -> f32 {
+pub(super) fn round_ties_even(v: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     let v = v.clamp(-4_000_000.0, 4_000_000.0);
     (v + MAGIC) - MAGIC
+}
+
+/// v clamped to 0..=255, as a u8. NaN cannot reach here: it is made of finite products.
+#[inline(always)]
+pub(super) fn saturate_u8(v: f32) -> u8 {
+    let v = v.clamp(0.0, 255.0);
+    // SAFETY: v is finite and within 0..=255 (clamp returns NaN only for a NaN input, and the inputs are
+    // finite: integers times finite scales). The unchecked conversion is what lets the loops vectorise.
+    unsafe { v.to_int_unchecked::<i32>() as u8 }
 }
 
 impl Op for Int8Conv {

@@ -1,117 +1,232 @@
-//! Load-time rewrite of a QDQ graph: DequantizeLinear(u8) -> Conv -> QuantizeLinear(u8) becomes one `Int8Conv`.
+//! Load-time rewrite of a QDQ graph into integer ops, on tract's decluttered model:
+//! - DequantizeLinear(u8) -> Conv (or, for a 1x1 convolution, EinSum + bias) -> QuantizeLinear(u8) becomes one
+//!   `Int8Conv`;
+//! - DequantizeLinear(u8), DequantizeLinear(u8) -> Add -> QuantizeLinear(u8) becomes one `Int8Add`.
 //!
 //! After tract's declutter the weights' DequantizeLinear is folded into a float constant. The int8 weights are
 //! recovered exactly from it: onnxruntime's symmetric per-channel quantization maps each output channel's
 //! largest |w| to 127, so w_scale_c = max|w_c| / 127 and w / w_scale_c is an integer. A convolution whose
-//! weights do not come back as integers (another quantizer, a float model) is left to tract.
+//! weights do not come back as integers (another quantizer, a float model) is left to tract, as is anything
+//! else that does not match exactly.
 
 use tract_core::internal::*;
+use tract_core::ops::binary::TypedBinOp;
 use tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
+use tract_core::ops::einsum::EinSum;
 use tract_core::ops::element_wise::ElementWiseOp;
+use tract_core::ops::math::Add;
 use tract_core::ops::nn::DataFormat;
 use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
+use super::int8_add::{Int8Add, QuantParams};
 use super::int8_conv::{ConvGeometry, Int8Conv, QuantizedConv};
 
-/// Rewrites every matching convolution of a decluttered model; returns how many were rewritten.
-pub fn rewrite_int8_convs(model: &mut TypedModel) -> TractResult<usize> {
-    let mut done = 0;
+/// What the rewrite changed in one model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rewritten {
+    pub convs: usize,
+    pub adds: usize,
+}
+
+/// Rewrites every matching pattern of a decluttered model.
+pub fn rewrite_int8(model: &mut TypedModel) -> TractResult<Rewritten> {
+    let mut done = Rewritten::default();
     loop {
-        let mut patch = None;
+        let mut found = None;
         for id in model.eval_order()? {
-            if let Some(p) = try_rewrite(model, id)? {
-                patch = Some(p);
+            if let Some(p) = int8_conv_patch(model, id)? {
+                found = Some((p, true));
+                break;
+            }
+            if let Some(p) = int8_add_patch(model, id)? {
+                found = Some((p, false));
                 break;
             }
         }
-        match patch {
-            Some(p) => {
-                p.apply(model)?;
-                done += 1;
-            }
-            None => break,
+        let Some((patch, is_conv)) = found else { break };
+        patch.apply(model)?;
+        if is_conv {
+            done.convs += 1;
+        } else {
+            done.adds += 1;
         }
     }
     model.compact()?;
     Ok(done)
 }
 
-fn try_rewrite(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
-    let node = model.node(id);
-    let Some(conv) = node.op_as::<Conv>() else {
+/// The QuantizeLinearU8 that is the only consumer of `node`'s output, if so.
+fn single_quantize(model: &TypedModel, node: &TypedNode) -> Option<(usize, QuantizeLinearU8)> {
+    let [succ] = &*node.outputs[0].successors else {
+        return None;
+    };
+    let q_node = model.node(succ.node);
+    let q = q_node
+        .op_as::<ElementWiseOp>()
+        .and_then(|ew| ew.0.downcast_ref::<QuantizeLinearU8>())?;
+    Some((q_node.id, q.clone()))
+}
+
+/// The DequantizeLinearF32 of a u8 tensor feeding `outlet`: its input and its parameters.
+fn dequantized_u8(
+    model: &TypedModel,
+    outlet: OutletId,
+) -> TractResult<Option<(OutletId, QuantParams)>> {
+    let node = model.node(outlet.node);
+    let Some(dq) = node.op_as::<DequantizeLinearF32>() else {
         return Ok(None);
     };
-    let spec = &conv.pool_spec;
-    if conv.q_params.is_some()
-        || conv.group != 1
-        || conv.kernel_fmt != KernelFormat::OIHW
-        || spec.data_format != DataFormat::NCHW
-        || spec.kernel_shape.len() != 2
-        || spec
-            .dilations
-            .as_ref()
-            .is_some_and(|d| d.iter().any(|&d| d != 1))
-        || node.inputs.len() != 3
+    if model.outlet_fact(node.inputs[0])?.datum_type != u8::datum_type()
+        || !(0..=255).contains(&dq.zero_point)
     {
         return Ok(None);
     }
-    let PaddingSpec::Explicit(before, after) = &spec.padding else {
+    Ok(Some((
+        node.inputs[0],
+        QuantParams {
+            scale: dq.scale,
+            zero: dq.zero_point as u8,
+        },
+    )))
+}
+
+fn konst(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Arc<Tensor>>> {
+    Ok(model.outlet_fact(outlet)?.konst.clone())
+}
+
+/// A float convolution read off the graph: its input outlet, weights [O, I, kh, kw], bias, stride and padding,
+/// and the node whose output is the convolution's.
+struct FloatConv {
+    x: OutletId,
+    weights: Arc<Tensor>,
+    bias: Vec<f32>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+    last: usize,
+}
+
+fn float_conv(model: &TypedModel, node: &TypedNode) -> TractResult<Option<FloatConv>> {
+    if let Some(conv) = node.op_as::<Conv>() {
+        let spec = &conv.pool_spec;
+        let PaddingSpec::Explicit(before, _) = &spec.padding else {
+            return Ok(None);
+        };
+        if conv.q_params.is_some()
+            || conv.group != 1
+            || conv.kernel_fmt != KernelFormat::OIHW
+            || spec.data_format != DataFormat::NCHW
+            || spec.kernel_shape.len() != 2
+            || before.len() != 2
+            || spec
+                .dilations
+                .as_ref()
+                .is_some_and(|d| d.iter().any(|&d| d != 1))
+            || node.inputs.len() != 3
+        {
+            return Ok(None);
+        }
+        let (Some(weights), Some(bias)) =
+            (konst(model, node.inputs[1])?, konst(model, node.inputs[2])?)
+        else {
+            return Ok(None);
+        };
+        let bias = bias
+            .cast_to::<f32>()?
+            .try_as_plain_ram()?
+            .as_slice::<f32>()?
+            .to_vec();
+        let stride = spec
+            .strides
+            .as_ref()
+            .map(|s| (s[0], s[1]))
+            .unwrap_or((1, 1));
+        return Ok(Some(FloatConv {
+            x: node.inputs[0],
+            weights,
+            bias,
+            stride,
+            pad: (before[0], before[1]),
+            last: node.id,
+        }));
+    }
+    // tract turns a 1x1 convolution into EinSum(NIHW,OI->NOHW) followed by the bias Add.
+    let Some(add) = node.op_as::<TypedBinOp>() else {
         return Ok(None);
     };
-    let dq_node = model.node(node.inputs[0].node);
-    let Some(dq) = dq_node.op_as::<DequantizeLinearF32>() else {
-        return Ok(None);
-    };
-    let x_fact = model.outlet_fact(dq_node.inputs[0])?;
-    if x_fact.datum_type != u8::datum_type() || !(0..=255).contains(&dq.zero_point) {
+    if !add.0.is::<Add>() || node.inputs.len() != 2 {
         return Ok(None);
     }
-    let Some(shape) = x_fact.shape.as_concrete() else {
+    for (e, b) in [(0, 1), (1, 0)] {
+        let einsum_node = model.node(node.inputs[e].node);
+        let Some(einsum) = einsum_node.op_as::<EinSum>() else {
+            continue;
+        };
+        let Some(bias) = konst(model, node.inputs[b])? else {
+            continue;
+        };
+        if einsum.q_params.is_some()
+            || einsum.axes.to_string() != "NIHW,OI->NOHW"
+            || einsum_node.inputs.len() != 2
+            || einsum_node.outputs[0].successors.len() != 1
+        {
+            continue;
+        }
+        let Some(w) = konst(model, einsum_node.inputs[1])? else {
+            continue;
+        };
+        let &[o, i] = w.shape() else {
+            continue;
+        };
+        if bias.len() != o {
+            continue;
+        }
+        let weights = Arc::new(w.as_ref().clone().into_shape(&[o, i, 1, 1])?);
+        let bias = bias
+            .cast_to::<f32>()?
+            .try_as_plain_ram()?
+            .as_slice::<f32>()?
+            .to_vec();
+        return Ok(Some(FloatConv {
+            x: einsum_node.inputs[0],
+            weights,
+            bias,
+            stride: (1, 1),
+            pad: (0, 0),
+            last: node.id,
+        }));
+    }
+    Ok(None)
+}
+
+fn int8_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(conv) = float_conv(model, node)? else {
         return Ok(None);
     };
-    let &[1, cin, h, w] = shape else {
+    let Some((x, xq)) = dequantized_u8(model, conv.x)? else {
         return Ok(None);
     };
-    let (Some(weights), Some(bias)) = (
-        model.outlet_fact(node.inputs[1])?.konst.clone(),
-        model.outlet_fact(node.inputs[2])?.konst.clone(),
+    let Some((q_id, q)) = single_quantize(model, model.node(conv.last)) else {
+        return Ok(None);
+    };
+    let (Some(&[1, cin, h, w]), Some(&[1, cout, oh, ow])) = (
+        model.outlet_fact(x)?.shape.as_concrete(),
+        model
+            .outlet_fact(OutletId::new(q_id, 0))?
+            .shape
+            .as_concrete(),
     ) else {
         return Ok(None);
     };
-    let [succ] = &*node.outputs[0].successors else {
+    let &[wo, wi, kh, kw] = conv.weights.shape() else {
         return Ok(None);
     };
-    let q_node = model.node(succ.node);
-    let Some(q) = q_node
-        .op_as::<ElementWiseOp>()
-        .and_then(|ew| ew.0.downcast_ref::<QuantizeLinearU8>())
-    else {
-        return Ok(None);
-    };
-    let out_fact = model.outlet_fact(OutletId::new(q_node.id, 0))?;
-    let Some(&[1, cout, oh, ow]) = out_fact.shape.as_concrete() else {
-        return Ok(None);
-    };
-    let (kh, kw) = (spec.kernel_shape[0], spec.kernel_shape[1]);
-    let stride = spec
-        .strides
-        .as_ref()
-        .map(|s| (s[0], s[1]))
-        .unwrap_or((1, 1));
-    if weights.shape() != [cout, cin, kh, kw]
-        || bias.len() != cout
-        || before.len() != 2
-        || after.len() != 2
-    {
+    if (wo, wi) != (cout, cin) || conv.bias.len() != cout {
         return Ok(None);
     }
-    let weights = weights.cast_to::<f32>()?;
+    let weights = conv.weights.cast_to::<f32>()?;
     let weights = weights.try_as_plain_ram()?.as_slice::<f32>()?;
-    let bias = bias.cast_to::<f32>()?;
-    let bias = bias.try_as_plain_ram()?.as_slice::<f32>()?;
     let k = cin * kh * kw;
-    // QuantizeLinearU8 and DequantizeLinearF32 keep 1/y_scale and x_scale.
-    let (x_scale, y_inv_scale) = (dq.scale, q.scale);
     let mut q_weights = Vec::with_capacity(cout * k);
     let mut q_bias = Vec::with_capacity(cout);
     let mut multiplier = Vec::with_capacity(cout);
@@ -126,28 +241,64 @@ fn try_rewrite(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPa
             }
             q_weights.push(qv.round() as i8);
         }
-        q_bias.push((bias[c] / (x_scale * w_scale)).round() as i32);
-        multiplier.push(x_scale * w_scale * y_inv_scale);
+        // The bias was quantized with scale x_scale * w_scale (onnxruntime's rule): this is its integer.
+        q_bias.push((conv.bias[c] / (xq.scale * w_scale)).round() as i32);
+        // QuantizeLinearU8 keeps 1 / y_scale.
+        multiplier.push(xq.scale * w_scale * q.scale);
     }
     let op = Int8Conv::new(QuantizedConv {
         geometry: ConvGeometry {
             in_channels: cin,
             out_channels: cout,
             kernel: (kh, kw),
-            stride,
-            pad: (before[0], before[1]),
+            stride: conv.stride,
+            pad: conv.pad,
             input: (h, w),
             output: (oh, ow),
         },
         weights: q_weights,
         bias: q_bias,
-        x_zero: dq.zero_point as u8,
+        x_zero: xq.zero,
         multiplier,
         y_zero: q.zero_point,
     })?;
     let mut patch = TypedModelPatch::new(format!("int8 conv {}", node.name));
-    let x = patch.tap_model(model, dq_node.inputs[0])?;
+    let x = patch.tap_model(model, x)?;
     let y = patch.wire_node(&node.name, op, &[x])?[0];
-    patch.shunt_outside(model, OutletId::new(q_node.id, 0), y)?;
+    patch.shunt_outside(model, OutletId::new(q_id, 0), y)?;
+    Ok(Some(patch))
+}
+
+fn int8_add_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(add) = node.op_as::<TypedBinOp>() else {
+        return Ok(None);
+    };
+    if !add.0.is::<Add>() || node.inputs.len() != 2 {
+        return Ok(None);
+    }
+    let (Some((a, aq)), Some((b, bq))) = (
+        dequantized_u8(model, node.inputs[0])?,
+        dequantized_u8(model, node.inputs[1])?,
+    ) else {
+        return Ok(None);
+    };
+    let Some((q_id, q)) = single_quantize(model, node) else {
+        return Ok(None);
+    };
+    let (fa, fb) = (model.outlet_fact(a)?, model.outlet_fact(b)?);
+    if fa.shape != fb.shape || fa.shape.as_concrete().is_none() {
+        return Ok(None);
+    }
+    let op = Int8Add {
+        a: aq,
+        b: bq,
+        y_inv_scale: q.scale,
+        y_zero: q.zero_point,
+    };
+    let mut patch = TypedModelPatch::new(format!("int8 add {}", node.name));
+    let taps = [patch.tap_model(model, a)?, patch.tap_model(model, b)?];
+    let y = patch.wire_node(&node.name, op, &taps)?[0];
+    patch.shunt_outside(model, OutletId::new(q_id, 0), y)?;
     Ok(Some(patch))
 }

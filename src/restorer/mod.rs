@@ -7,8 +7,11 @@
 //! float convolutions go through im2col and tract's matrix kernels rather than its direct spatial kernel
 //! (README, Speed: measured faster here; ARM keeps tract's own choice, not measured on a board).
 
+mod int8_add;
 mod int8_conv;
 mod int8_rewrite;
+
+pub use int8_rewrite::Rewritten;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +29,8 @@ type Plan = Arc<TypedRunnableModel>;
 pub struct Restorer {
     pub info: ModelInfo,
     model: InferenceModel,
-    /// How many convolutions of the last plan built run as integer convolutions (`int8_conv`).
-    pub int8_convs: usize,
+    /// What the int8 rewrite changed in the last plan built (nothing for a float model).
+    pub int8_rewritten: Rewritten,
     plans: HashMap<(usize, usize), Plan>,
 }
 
@@ -62,7 +65,7 @@ impl Restorer {
         Ok(Restorer {
             info,
             model,
-            int8_convs: 0,
+            int8_rewritten: Rewritten::default(),
             plans: HashMap::new(),
         })
     }
@@ -83,9 +86,9 @@ impl Restorer {
             .and_then(|m| m.into_decluttered())
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(context)?;
-        self.int8_convs = int8_rewrite::rewrite_int8_convs(&mut typed)
+        self.int8_rewritten = int8_rewrite::rewrite_int8(&mut typed)
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("model {name}: rewriting its int8 convolutions"))?;
+            .with_context(|| format!("model {name}: rewriting its int8 operations"))?;
         let knobs = if cfg!(target_arch = "x86_64") {
             vec![("TRACT_DISABLE_DIRECT_SPATIAL", "true")]
         } else {

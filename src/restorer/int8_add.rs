@@ -1,0 +1,109 @@
+//! The residual sum of a QDQ graph in integers: DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear
+//! becomes one pass over the two u8 tensors, computed in the same float order as the graph it replaces:
+//! y = sat_u8(round(((a - a_zero) a_scale + (b - b_zero) b_scale) / y_scale) + y_zero).
+
+use tract_core::internal::*;
+
+use super::int8_conv::{round_ties_even, saturate_u8};
+
+/// Scale and zero point of one u8 tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QuantParams {
+    pub scale: f32,
+    pub zero: u8,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Int8Add {
+    pub a: QuantParams,
+    pub b: QuantParams,
+    /// 1 / y_scale, as QuantizeLinear keeps it.
+    pub y_inv_scale: f32,
+    pub y_zero: u8,
+}
+
+impl Eq for Int8Add {}
+
+impl Int8Add {
+    pub fn run(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
+        let (sa, za) = (self.a.scale, self.a.zero as f32);
+        let (sb, zb) = (self.b.scale, self.b.zero as f32);
+        let (inv, zy) = (self.y_inv_scale, self.y_zero as f32);
+        for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+            let v = (a as f32 - za) * sa + (b as f32 - zb) * sb;
+            *y = saturate_u8(round_ties_even(v * inv) + zy);
+        }
+    }
+}
+
+impl Op for Int8Add {
+    fn name(&self) -> StaticName {
+        "Int8Add".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Int8Add {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        ensure!(
+            a.shape() == b.shape(),
+            "Int8Add: shapes {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        );
+        let mut y = vec![0u8; a.len()];
+        self.run(
+            a.try_as_plain_ram()?.as_slice::<u8>()?,
+            b.try_as_plain_ram()?.as_slice::<u8>()?,
+            &mut y,
+        );
+        Ok(tvec!(tensor1(&y).into_shape(a.shape())?.into_tvalue()))
+    }
+}
+
+impl TypedOp for Int8Add {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(
+            inputs[0].shape == inputs[1].shape,
+            "Int8Add needs two inputs of one shape"
+        );
+        Ok(tvec!(u8::fact(inputs[0].shape.clone())))
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_sum_matches_dequantize_add_quantize() {
+        let op = Int8Add {
+            a: QuantParams {
+                scale: 0.0053500105,
+                zero: 129,
+            },
+            b: QuantParams {
+                scale: 0.004524383,
+                zero: 0,
+            },
+            y_inv_scale: 144.54506,
+            y_zero: 91,
+        };
+        let a: Vec<u8> = (0..=255).cycle().take(256 * 7).collect();
+        let b: Vec<u8> = (0..256 * 7).map(|i| (i * 7 / 5 % 256) as u8).collect();
+        let mut y = vec![0; a.len()];
+        op.run(&a, &b, &mut y);
+        for i in 0..a.len() {
+            let v = (a[i] as f32 - 129.0) * op.a.scale + (b[i] as f32 - 0.0) * op.b.scale;
+            let expected = ((v * op.y_inv_scale).round_ties_even() + 91.0).clamp(0.0, 255.0) as u8;
+            assert_eq!(y[i], expected, "a {} b {}", a[i], b[i]);
+        }
+        assert!(y.contains(&0) && y.contains(&255));
+    }
+}
