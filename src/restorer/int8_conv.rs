@@ -31,10 +31,10 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
-    fn k(&self) -> usize {
+    pub fn k(&self) -> usize {
         self.in_channels * self.kernel.0 * self.kernel.1
     }
-    fn n(&self) -> usize {
+    pub fn n(&self) -> usize {
         self.output.0 * self.output.1
     }
 }

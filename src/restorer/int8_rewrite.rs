@@ -18,38 +18,45 @@ use tract_core::ops::math::Add;
 use tract_core::ops::nn::DataFormat;
 use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
+use super::f32_conv::F32Conv;
 use super::int8_add::{Int8Add, QuantParams};
 use super::int8_conv::{ConvGeometry, Int8Conv, QuantizedConv};
 
 /// What the rewrite changed in one model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rewritten {
-    pub convs: usize,
-    pub adds: usize,
+    pub int8_convs: usize,
+    pub int8_adds: usize,
+    pub f32_convs: usize,
 }
 
-/// Rewrites every matching pattern of a decluttered model.
-pub fn rewrite_int8(model: &mut TypedModel) -> TractResult<Rewritten> {
+/// Rewrites every matching pattern of a decluttered model: first the int8 ones, then what is left of the float
+/// 3x3 convolutions.
+pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
     loop {
         let mut found = None;
         for id in model.eval_order()? {
             if let Some(p) = int8_conv_patch(model, id)? {
-                found = Some((p, true));
+                found = Some((p, &mut done.int8_convs));
                 break;
             }
             if let Some(p) = int8_add_patch(model, id)? {
-                found = Some((p, false));
+                found = Some((p, &mut done.int8_adds));
                 break;
             }
         }
-        let Some((patch, is_conv)) = found else { break };
-        patch.apply(model)?;
-        if is_conv {
-            done.convs += 1;
-        } else {
-            done.adds += 1;
+        if found.is_none() {
+            for id in model.eval_order()? {
+                if let Some(p) = f32_conv_patch(model, id)? {
+                    found = Some((p, &mut done.f32_convs));
+                    break;
+                }
+            }
         }
+        let Some((patch, count)) = found else { break };
+        patch.apply(model)?;
+        *count += 1;
     }
     model.compact()?;
     Ok(done)
@@ -300,5 +307,49 @@ fn int8_add_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMode
     let taps = [patch.tap_model(model, a)?, patch.tap_model(model, b)?];
     let y = patch.wire_node(&node.name, op, &taps)?[0];
     patch.shunt_outside(model, OutletId::new(q_id, 0), y)?;
+    Ok(Some(patch))
+}
+
+fn f32_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    if !node.op_is::<Conv>() {
+        return Ok(None);
+    }
+    let Some(conv) = float_conv(model, node)? else {
+        return Ok(None);
+    };
+    let x_fact = model.outlet_fact(conv.x)?;
+    let (Some(&[1, cin, h, w]), Some(&[1, cout, oh, ow])) = (
+        x_fact.shape.as_concrete(),
+        model.outlet_fact(OutletId::new(id, 0))?.shape.as_concrete(),
+    ) else {
+        return Ok(None);
+    };
+    let &[wo, wi, kh, kw] = conv.weights.shape() else {
+        return Ok(None);
+    };
+    if x_fact.datum_type != f32::datum_type() || (wo, wi) != (cout, cin) || kh * kw < 2 {
+        return Ok(None);
+    }
+    let weights = conv
+        .weights
+        .cast_to::<f32>()?
+        .try_as_plain_ram()?
+        .as_slice::<f32>()?
+        .to_vec();
+    let geometry = ConvGeometry {
+        in_channels: cin,
+        out_channels: cout,
+        kernel: (kh, kw),
+        stride: conv.stride,
+        pad: conv.pad,
+        input: (h, w),
+        output: (oh, ow),
+    };
+    let op = F32Conv::new(geometry, weights, conv.bias)?;
+    let mut patch = TypedModelPatch::new(format!("f32 conv {}", node.name));
+    let x = patch.tap_model(model, conv.x)?;
+    let y = patch.wire_node(&node.name, op, &[x])?[0];
+    patch.shunt_outside(model, OutletId::new(id, 0), y)?;
     Ok(Some(patch))
 }

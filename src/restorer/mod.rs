@@ -7,9 +7,11 @@
 //! float convolutions go through im2col and tract's matrix kernels rather than its direct spatial kernel
 //! (README, Speed: measured faster here; ARM keeps tract's own choice, not measured on a board).
 
+mod f32_conv;
 mod int8_add;
 mod int8_conv;
 mod int8_rewrite;
+pub mod peak;
 
 pub use int8_rewrite::Rewritten;
 
@@ -29,8 +31,8 @@ type Plan = Arc<TypedRunnableModel>;
 pub struct Restorer {
     pub info: ModelInfo,
     model: InferenceModel,
-    /// What the int8 rewrite changed in the last plan built (nothing for a float model).
-    pub int8_rewritten: Rewritten,
+    /// What the load-time rewrite changed in the last plan built.
+    pub rewritten: Rewritten,
     plans: HashMap<(usize, usize), Plan>,
 }
 
@@ -65,7 +67,7 @@ impl Restorer {
         Ok(Restorer {
             info,
             model,
-            int8_rewritten: Rewritten::default(),
+            rewritten: Rewritten::default(),
             plans: HashMap::new(),
         })
     }
@@ -86,7 +88,7 @@ impl Restorer {
             .and_then(|m| m.into_decluttered())
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(context)?;
-        self.int8_rewritten = int8_rewrite::rewrite_int8(&mut typed)
+        self.rewritten = int8_rewrite::rewrite(&mut typed)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("model {name}: rewriting its int8 operations"))?;
         let knobs = if cfg!(target_arch = "x86_64") {
