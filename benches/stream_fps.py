@@ -5,6 +5,10 @@
 Feeds the same Y4M clip (ffmpeg testsrc, 640x480) to the binary for each model / steps / workers setting and
 reports frames per second (wall clock, whole pipeline: parse, colour conversion, restore, write) and the peak
 resident memory of the coldframe process (wait4's ru_maxrss).
+
+Beside it, for each model and step count, onnxruntime using all cores on one frame at a time (intra-op threads =
+cores): `steps` network calls per 640x480 frame and nothing else (no parsing, colour conversion, blur or
+writing, which favours it), and the ratio of coldframe's fps with one worker per core to that.
 """
 import argparse
 import os
@@ -12,7 +16,27 @@ import subprocess
 import tempfile
 import time
 
+import numpy as np
+import onnxruntime as ort
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def ort_all_cores_fps(model, steps, frames):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = os.cpu_count()
+    so.log_severity_level = 3
+    s = ort.InferenceSession(os.path.join(ROOT, "models", f"{model}.onnx"), so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 3, 480, 640), dtype=np.float32)
+    feed = {"image": x, "t": np.array([12.0], np.float32)}
+    s.run(None, feed)
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        for step in range(steps):
+            feed["t"][0] = 12.0 - step
+            feed["image"] = s.run(None, feed)[0]
+    return frames / (time.perf_counter() - t0)
 
 
 def main():
@@ -41,6 +65,12 @@ def main():
                     assert status == 0, f"coldframe failed for {model} S={steps} K={k}"
                     fps = args.frames / wall
                     print(f"{model}\t{steps}\t{k}\t{fps:.2f}\t{1000 / fps:.0f}\t{usage.ru_maxrss / 1024:.0f}")
+                    if k == os.cpu_count():
+                        all_cores = fps
+                ofps = ort_all_cores_fps(model, steps, args.frames)
+                print(f"{model}\t{steps}\tonnxruntime, {os.cpu_count()} threads, network only\t{ofps:.2f}"
+                      f"\t{1000 / ofps:.0f}\t-\tcoldframe {os.cpu_count()} workers / onnxruntime: "
+                      f"{all_cores / ofps:.2f}")
 
 
 if __name__ == "__main__":

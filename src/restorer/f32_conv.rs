@@ -15,7 +15,7 @@ use tract_core::tract_linalg::mmm::{
 use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
-use super::int8_conv::ConvGeometry;
+use super::conv_geometry::ConvGeometry;
 
 #[derive(Clone)]
 pub struct F32Conv {
@@ -84,37 +84,16 @@ impl F32Conv {
         })
     }
 
-    /// Columns `cols` of row `kk` of the im2col matrix: tap (ci, ky, kx) for those output positions, 0 outside
-    /// the frame.
+    /// Columns `cols` of row `kk` of the im2col matrix, 0 outside the frame.
     fn im2col_row(&self, x: &[f32], kk: usize, cols: Range<usize>, row: &mut [f32]) {
-        let g = &self.geometry;
-        let (h, w) = g.input;
-        let ow = g.output.1;
-        let (kh, kw) = g.kernel;
-        let (sy, sx) = g.stride;
-        let (py, px) = g.pad;
-        let (ci, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
         row.fill(0.0);
-        let ox_in =
-            px.saturating_sub(kx).div_ceil(sx)..(w + px).saturating_sub(kx).div_ceil(sx).min(ow);
-        for oy in cols.start / ow..cols.end.div_ceil(ow) {
-            let iy = (oy * sy + ky) as isize - py as isize;
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            let lo = ox_in.start.max(cols.start.saturating_sub(oy * ow));
-            let hi = ox_in.end.min(cols.end - oy * ow);
-            if lo >= hi {
-                continue;
-            }
-            let src = &plane[iy as usize * w + lo * sx + kx - px..];
-            let dst = &mut row[oy * ow + lo - cols.start..oy * ow + hi - cols.start];
-            if sx == 1 {
-                dst.copy_from_slice(&src[..dst.len()]);
+        for s in self.geometry.segments(kk, cols) {
+            let dst = &mut row[s.dst..s.dst + s.len];
+            if s.step == 1 {
+                dst.copy_from_slice(&x[s.src..s.src + s.len]);
             } else {
-                for (d, s) in dst.iter_mut().zip(src.iter().step_by(sx)) {
-                    *d = *s;
+                for (d, v) in dst.iter_mut().zip(x[s.src..].iter().step_by(s.step)) {
+                    *d = *v;
                 }
             }
         }

@@ -17,27 +17,7 @@ use tract_core::tract_linalg::mmm::{
 use tract_core::tract_linalg::pack::PackedI8K4;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
-/// Geometry of a 2-D convolution over an NCHW frame with batch 1.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ConvGeometry {
-    pub in_channels: usize,
-    pub out_channels: usize,
-    pub kernel: (usize, usize),
-    pub stride: (usize, usize),
-    /// Padding before (top, left); the padding after follows from the output size.
-    pub pad: (usize, usize),
-    pub input: (usize, usize),
-    pub output: (usize, usize),
-}
-
-impl ConvGeometry {
-    pub fn k(&self) -> usize {
-        self.in_channels * self.kernel.0 * self.kernel.1
-    }
-    pub fn n(&self) -> usize {
-        self.output.0 * self.output.1
-    }
-}
+pub use super::conv_geometry::ConvGeometry;
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
 pub struct QuantizedConv {
@@ -146,42 +126,14 @@ impl Int8Conv {
         })
     }
 
-    /// Columns `cols` of row `kk` of the im2col matrix of x - 128 as i8: tap (ci, ky, kx) for those output
-    /// positions; taps outside the frame hold the input's zero point.
+    /// Columns `cols` of row `kk` of the im2col matrix of x - 128 as i8; taps outside the frame hold the input's
+    /// zero point.
     fn im2col_row(&self, x: &[u8], kk: usize, cols: Range<usize>, row: &mut [i8]) {
-        let g = &self.geometry;
-        let (h, w) = g.input;
-        let ow = g.output.1;
-        let (kh, kw) = g.kernel;
-        let (sy, sx) = g.stride;
-        let (py, px) = g.pad;
-        let (ci, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
         row.fill((self.x_zero ^ 0x80) as i8);
-        // Output columns whose tap lands inside the input row: px <= ox * sx + kx < w + px.
-        let ox_in =
-            px.saturating_sub(kx).div_ceil(sx)..(w + px).saturating_sub(kx).div_ceil(sx).min(ow);
-        for oy in cols.start / ow..cols.end.div_ceil(ow) {
-            let iy = (oy * sy + ky) as isize - py as isize;
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            // This output row's part of `cols`, and of it the part inside the frame.
-            let lo = ox_in.start.max(cols.start.saturating_sub(oy * ow));
-            let hi = ox_in.end.min(cols.end - oy * ow);
-            if lo >= hi {
-                continue;
-            }
-            let src = &plane[iy as usize * w + lo * sx + kx - px..];
-            let dst = &mut row[oy * ow + lo - cols.start..oy * ow + hi - cols.start];
-            if sx == 1 {
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = (s ^ 0x80) as i8;
-                }
-            } else {
-                for (d, s) in dst.iter_mut().zip(src.iter().step_by(sx)) {
-                    *d = (s ^ 0x80) as i8;
-                }
+        for s in self.geometry.segments(kk, cols) {
+            let dst = &mut row[s.dst..s.dst + s.len];
+            for (d, v) in dst.iter_mut().zip(x[s.src..].iter().step_by(s.step)) {
+                *d = (v ^ 0x80) as i8;
             }
         }
     }

@@ -1,19 +1,26 @@
-//! The restorer R(x_t, t) -> x0 through tract. Every tract call of the crate lives here (DESIGN.md §7: the inner
-//! crates are unstable surface, so an upgrade touches one file).
+//! The restorer R(x_t, t) -> x0 through tract. Every tract call of the crate lives in this module and its
+//! submodules (DESIGN.md §7: the inner crates are unstable surface, so an upgrade touches this directory only).
 //!
 //! A model is parsed once; a plan is optimised for each concrete frame size the first time it is seen and cached
-//! (symbolic H/W does not survive tract's U-Net skip concatenations). Before tract optimises a plan, the QDQ
-//! convolutions of an int8 model are rewritten into integer convolutions (`int8_rewrite`), and on x86-64 the
-//! float convolutions go through im2col and tract's matrix kernels rather than its direct spatial kernel
-//! (README, Speed: measured faster here; ARM keeps tract's own choice, not measured on a board).
+//! (symbolic H/W does not survive tract's U-Net skip concatenations).
+//!
+//! Between tract's declutter and its optimiser, `rewrite` replaces what tract 0.23.9 runs slowly on our models
+//! with ops of this module, built on tract-linalg's matrix kernels (README, Speed, has the measurements):
+//! - an int8 (QDQ) model's quantized 3x3 and 1x1 convolutions become integer convolutions (`int8_conv`) and its
+//!   residual sums integer sums (`int8_add`): tract would run them as float convolutions between quantize and
+//!   dequantize passes;
+//! - a float model's 3x3 convolutions become tiled im2col convolutions (`f32_conv`);
+//! - on x86-64, whatever float convolution is left goes through im2col rather than tract's direct spatial kernel
+//!   (measured slower here; ARM keeps tract's own choice, not measured on a board).
 
+mod conv_geometry;
 mod f32_conv;
 mod int8_add;
 mod int8_conv;
-mod int8_rewrite;
 pub mod peak;
+mod rewrite;
 
-pub use int8_rewrite::Rewritten;
+pub use rewrite::Rewritten;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -88,7 +95,7 @@ impl Restorer {
             .and_then(|m| m.into_decluttered())
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(context)?;
-        self.rewritten = int8_rewrite::rewrite(&mut typed)
+        self.rewritten = rewrite::rewrite(&mut typed)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("model {name}: rewriting its int8 operations"))?;
         let knobs = if cfg!(target_arch = "x86_64") {

@@ -1,7 +1,9 @@
 //! Load-time rewrite of a QDQ graph into integer ops, on tract's decluttered model:
 //! - DequantizeLinear(u8) -> Conv (or, for a 1x1 convolution, EinSum + bias) -> QuantizeLinear(u8) becomes one
 //!   `Int8Conv`;
-//! - DequantizeLinear(u8), DequantizeLinear(u8) -> Add -> QuantizeLinear(u8) becomes one `Int8Add`.
+//! - DequantizeLinear(u8), DequantizeLinear(u8) -> Add -> QuantizeLinear(u8) becomes one `Int8Add`;
+//! - a u8 -> u8 element-wise op that maps every byte to itself goes: tract folds each DequantizeLinear ->
+//!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor.
 //!
 //! After tract's declutter the weights' DequantizeLinear is folded into a float constant. The int8 weights are
 //! recovered exactly from it: onnxruntime's symmetric per-channel quantization maps each output channel's
@@ -18,15 +20,17 @@ use tract_core::ops::math::Add;
 use tract_core::ops::nn::DataFormat;
 use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
+use super::conv_geometry::ConvGeometry;
 use super::f32_conv::F32Conv;
 use super::int8_add::{Int8Add, QuantParams};
-use super::int8_conv::{ConvGeometry, Int8Conv, QuantizedConv};
+use super::int8_conv::{Int8Conv, QuantizedConv};
 
 /// What the rewrite changed in one model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rewritten {
     pub int8_convs: usize,
     pub int8_adds: usize,
+    pub identities: usize,
     pub f32_convs: usize,
 }
 
@@ -43,6 +47,10 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
             }
             if let Some(p) = int8_add_patch(model, id)? {
                 found = Some((p, &mut done.int8_adds));
+                break;
+            }
+            if let Some(p) = identity_u8_patch(model, id)? {
+                found = Some((p, &mut done.identities));
                 break;
             }
         }
@@ -352,4 +360,24 @@ fn f32_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMode
     let y = patch.wire_node(&node.name, op, &[x])?[0];
     patch.shunt_outside(model, OutletId::new(id, 0), y)?;
     Ok(Some(patch))
+}
+
+fn identity_u8_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(ew) = node.op_as::<ElementWiseOp>() else {
+        return Ok(None);
+    };
+    let u8_dt = u8::datum_type();
+    if node.inputs.len() != 1
+        || model.outlet_fact(node.inputs[0])?.datum_type != u8_dt
+        || model.outlet_fact(OutletId::new(id, 0))?.datum_type != u8_dt
+    {
+        return Ok(None);
+    }
+    let every_byte = tensor1(&(0..=255u8).collect::<Vec<_>>());
+    let mapped = ew.0.eval_out_of_place(&every_byte, ew.1)?;
+    if mapped != every_byte {
+        return Ok(None);
+    }
+    TypedModelPatch::shunt_one_op(model, node)
 }

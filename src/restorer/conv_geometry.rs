@@ -1,0 +1,100 @@
+//! The geometry of a 2-D convolution over an NCHW frame with batch 1, and the im2col rows both our convolution
+//! ops build from it.
+
+use std::ops::Range;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvGeometry {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    /// Padding before (top, left); the padding after follows from the output size.
+    pub pad: (usize, usize),
+    pub input: (usize, usize),
+    pub output: (usize, usize),
+}
+
+/// One run of im2col taps that fall inside the frame: `len` outputs from `dst` on (relative to the first column
+/// asked for) read the input from index `src` on, every `step` elements.
+pub struct Segment {
+    pub dst: usize,
+    pub len: usize,
+    pub src: usize,
+    pub step: usize,
+}
+
+impl ConvGeometry {
+    /// Rows of the im2col matrix (= the weights' columns): in_channels * kh * kw.
+    pub fn k(&self) -> usize {
+        self.in_channels * self.kernel.0 * self.kernel.1
+    }
+
+    /// Columns of the im2col matrix: output positions.
+    pub fn n(&self) -> usize {
+        self.output.0 * self.output.1
+    }
+
+    /// The in-frame runs of im2col row `kk` (tap (ci, ky, kx), weights' order) over the output columns `cols`.
+    /// Everything else in that part of the row is padding.
+    pub fn segments(&self, kk: usize, cols: Range<usize>) -> impl Iterator<Item = Segment> + '_ {
+        let (h, w) = self.input;
+        let ow = self.output.1;
+        let (kh, kw) = self.kernel;
+        let (sy, sx) = self.stride;
+        let (py, px) = self.pad;
+        let (ci, ky, kx) = (kk / (kh * kw), kk / kw % kh, kk % kw);
+        // Output columns whose tap lands inside an input row: px <= ox * sx + kx < w + px.
+        let ox_in =
+            px.saturating_sub(kx).div_ceil(sx)..(w + px).saturating_sub(kx).div_ceil(sx).min(ow);
+        (cols.start / ow..cols.end.div_ceil(ow)).filter_map(move |oy| {
+            let iy = (oy * sy + ky).checked_sub(py).filter(|&iy| iy < h)?;
+            // This output row's part of `cols`, and of it the part inside the frame.
+            let lo = ox_in.start.max(cols.start.saturating_sub(oy * ow));
+            let hi = ox_in.end.min(cols.end - oy * ow);
+            (lo < hi).then(|| Segment {
+                dst: oy * ow + lo - cols.start,
+                len: hi - lo,
+                src: (ci * h + iy) * w + lo * sx + kx - px,
+                step: sx,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_exactly_the_in_frame_taps() {
+        let g = ConvGeometry {
+            in_channels: 2,
+            out_channels: 1,
+            kernel: (3, 3),
+            stride: (2, 2),
+            pad: (1, 1),
+            input: (7, 9),
+            output: (4, 5),
+        };
+        for kk in 0..g.k() {
+            for cols in [0..g.n(), 3..17, 7..8] {
+                let mut got = vec![None; cols.len()];
+                for s in g.segments(kk, cols.clone()) {
+                    for i in 0..s.len {
+                        assert!(got[s.dst + i].is_none(), "column written twice");
+                        got[s.dst + i] = Some(s.src + i * s.step);
+                    }
+                }
+                let (ci, ky, kx) = (kk / 9, kk / 3 % 3, kk % 3);
+                for (j, col) in cols.clone().enumerate() {
+                    let (oy, ox) = (col / 5, col % 5);
+                    let (iy, ix) = ((oy * 2 + ky) as isize - 1, (ox * 2 + kx) as isize - 1);
+                    let inside = (0..7).contains(&iy) && (0..9).contains(&ix);
+                    let expected = inside.then(|| (ci * 7 + iy as usize) * 9 + ix as usize);
+                    assert_eq!(got[j], expected, "kk {kk} column {col}");
+                }
+            }
+        }
+    }
+}
