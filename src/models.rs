@@ -7,27 +7,49 @@ use anyhow::{bail, Context, Result};
 
 pub struct Embedded {
     pub name: &'static str,
-    /// The ONNX file, deflated by build.rs (the binary's size budget).
-    deflated: &'static [u8],
+    /// The ONNX file as build.rs compressed it (the binary's size budget): a flag byte (1: the bytes were
+    /// 4-byte shuffled before deflating), then the deflate stream.
+    compressed: &'static [u8],
 }
 
 impl Embedded {
     /// The ONNX file's bytes.
     pub fn bytes(&self) -> Result<Vec<u8>> {
         use std::io::Read;
-        let mut out = Vec::with_capacity(self.deflated.len() * 9 / 8);
-        flate2::read::DeflateDecoder::new(self.deflated)
+        let (flag, deflated) = self
+            .compressed
+            .split_first()
+            .with_context(|| format!("embedded model {}: empty", self.name))?;
+        let mut out = Vec::with_capacity(deflated.len() * 9 / 8);
+        flate2::read::DeflateDecoder::new(deflated)
             .read_to_end(&mut out)
             .with_context(|| format!("embedded model {}: cannot inflate", self.name))?;
-        Ok(out)
+        Ok(if *flag == 1 {
+            shuffle4_inverse(&out)
+        } else {
+            out
+        })
     }
+}
+
+/// Undoes build.rs's `shuffle4`: byte `lane` of word `i` was stored at `lane * words + i`.
+fn shuffle4_inverse(shuffled: &[u8]) -> Vec<u8> {
+    let words = shuffled.len() / 4;
+    let mut out = vec![0u8; shuffled.len()];
+    for (lane, plane) in shuffled[..4 * words].chunks_exact(words.max(1)).enumerate() {
+        for (i, &b) in plane.iter().enumerate() {
+            out[4 * i + lane] = b;
+        }
+    }
+    out[4 * words..].copy_from_slice(&shuffled[4 * words..]);
+    out
 }
 
 macro_rules! embedded {
     ($name:literal) => {
         Embedded {
             name: $name,
-            deflated: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".onnx.deflate")),
+            compressed: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".onnx.z")),
         }
     };
 }
@@ -114,10 +136,13 @@ mod tests {
                 .join(format!("{}.onnx", m.name));
             let file = std::fs::read(&path).unwrap();
             assert!(
-                m.deflated.len() < file.len(),
-                "{} is not smaller deflated",
+                m.compressed.len() < file.len(),
+                "{} is not smaller compressed",
                 m.name
             );
+            // The float files are the ones the shuffle shrinks (their lengths are not multiples of 4: the tail
+            // is covered).
+            assert_eq!(m.compressed[0] == 1, m.name.ends_with("-f32"), "{}", m.name);
             assert!(
                 m.bytes().unwrap() == file,
                 "{} does not inflate to {}",

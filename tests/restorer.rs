@@ -25,7 +25,10 @@ fn int8_model_matches_onnxruntime() {
 fn every_quantized_convolution_and_sum_runs_in_integers() {
     // If an export change broke the QDQ pattern the rewrite looks for, tract would silently fall back to float
     // convolutions between quantize/dequantize passes, 2-3x slower (README, Speed): catch it here.
-    for (model, convs, adds) in [("deblur-int8", 12, 9), ("inpaint-int8", 12, 9)] {
+    // The inpainter's int8 file keeps its stem convolution in float (models/inpaint.md): it runs as the one
+    // tiled float convolution.
+    for (model, convs, adds, float_convs) in [("deblur-int8", 12, 9, 0), ("inpaint-int8", 11, 9, 1)]
+    {
         let mut r = restorer(model);
         let x = coldframe::planar::Planar::new(
             64,
@@ -41,7 +44,11 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
             "{model}: {:?}",
             r.rewritten
         );
-        assert_eq!(r.rewritten.f32_convs, 0, "{model}: {:?}", r.rewritten);
+        assert_eq!(
+            r.rewritten.f32_convs, float_convs,
+            "{model}: {:?}",
+            r.rewritten
+        );
     }
     for model in ["deblur-f32", "inpaint-f32"] {
         let mut r = restorer(model);
