@@ -16,6 +16,7 @@ use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::ConvGeometry;
+use super::int8_conv::reuse_or_allocate;
 
 #[derive(Clone)]
 pub struct F32Conv {
@@ -107,6 +108,7 @@ impl F32Conv {
         x: &[f32],
         cols: Range<usize>,
         matrix: &mut [f32],
+        buffer: &mut Option<Arc<Blob>>,
     ) -> TractResult<Box<dyn MMMInputValue>> {
         let (k, width) = (self.geometry.k(), cols.len());
         let format = &self.mmm.packings()[self.packing].1;
@@ -117,13 +119,15 @@ impl F32Conv {
             let r = f.r;
             let panel_len = f.single_panel_len(k);
             let panels = width.div_ceil(r);
-            // SAFETY: the size and alignment PackedFormat::pack_tensor allocates, zeroed (the end-padding rows
-            // and the last panel's spare columns stay zero) and then viewed as the f32s it holds.
-            let mut blob =
-                unsafe { Blob::new_for_size_and_align(panels * panel_len * 4, f.alignment_bytes) };
-            blob.as_bytes_mut().fill(0);
+            // Zeroed when first allocated: the end-padding rows are never written; the last panel's spare
+            // columns hold zeros or finite values of an earlier tile (never denormals from garbage).
+            let blob = reuse_or_allocate(buffer, panels * panel_len * 4, f.alignment_bytes);
+            // SAFETY: the blob holds at least panels * panel_len f32s, aligned as PackedFormat asks (>= 4).
             let packed = unsafe {
-                std::slice::from_raw_parts_mut(blob.as_mut_ptr() as *mut f32, panels * panel_len)
+                std::slice::from_raw_parts_mut(
+                    blob.as_bytes_mut().as_mut_ptr() as *mut f32,
+                    panels * panel_len,
+                )
             };
             let row = &mut matrix[..width];
             for kk in 0..k {
@@ -146,7 +150,7 @@ impl F32Conv {
                     mn: width.to_dim(),
                     k,
                 },
-                packed: blob.into(),
+                packed: buffer.clone().expect("filled above"),
                 panel_bytes: panel_len * 4,
                 mn: width,
             }));
@@ -174,13 +178,14 @@ impl F32Conv {
         let mut acc = Tensor::zero::<f32>(&[m, tile])?;
         // SAFETY: scratch space made by this kernel, for this kernel.
         let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
+        let mut buffer = None;
         for start in (0..n).step_by(tile) {
             let cols = start..(start + tile).min(n);
             let width = cols.len();
             if width != tile {
                 acc = Tensor::zero::<f32>(&[m, width])?;
             }
-            let packed = self.packed_columns(x, cols, &mut matrix)?;
+            let packed = self.packed_columns(x, cols, &mut matrix, &mut buffer)?;
             // SAFETY: the operands were packed by this kernel's own packers for m x k and k x width, the bias
             // holds m values and the store view covers the whole m x width accumulator.
             unsafe {

@@ -132,8 +132,20 @@ impl Int8Conv {
         row.fill((self.x_zero ^ 0x80) as i8);
         for s in self.geometry.segments(kk, cols) {
             let dst = &mut row[s.dst..s.dst + s.len];
-            for (d, v) in dst.iter_mut().zip(x[s.src..].iter().step_by(s.step)) {
-                *d = (v ^ 0x80) as i8;
+            if s.step == 1 {
+                // Its own loop: a plain zip vectorises, one through step_by does not.
+                for (d, v) in dst.iter_mut().zip(&x[s.src..s.src + s.len]) {
+                    *d = (v ^ 0x80) as i8;
+                }
+            } else {
+                // Taps s.step apart: whole chunks of s.step inputs, then the last tap on its own (the slice may
+                // end right after it). chunks_exact vectorises where step_by does not.
+                let (last, head) = dst.split_last_mut().expect("segments are not empty");
+                let src = &x[s.src..s.src + (s.len - 1) * s.step];
+                for (d, c) in head.iter_mut().zip(src.chunks_exact(s.step)) {
+                    *d = (c[0] ^ 0x80) as i8;
+                }
+                *last = (x[s.src + (s.len - 1) * s.step] ^ 0x80) as i8;
             }
         }
     }
@@ -141,7 +153,15 @@ impl Int8Conv {
     /// Columns `cols` of the im2col matrix [k, n], packed for the kernel. For tract's 4-deep int8 panels (VNNI)
     /// the rows are written straight into the panels; any other packing gets the plain matrix and tract's own
     /// packer.
-    fn packed_columns(&self, x: &[u8], cols: Range<usize>) -> TractResult<Box<dyn MMMInputValue>> {
+    ///
+    /// `buffer` carries the packed buffer from one tile to the next: a fresh one of this size comes from mmap
+    /// and page-faults on first touch, which cost as much as the packing itself.
+    fn packed_columns(
+        &self,
+        x: &[u8],
+        cols: Range<usize>,
+        buffer: &mut Option<Arc<Blob>>,
+    ) -> TractResult<Box<dyn MMMInputValue>> {
         let (k, n) = (self.geometry.k(), cols.len());
         let format = &self.mmm.packings()[self.packing].1;
         if let Some(k4) = format
@@ -151,12 +171,8 @@ impl Int8Conv {
             let r = k4.r;
             let panel_bytes = k.div_ceil(4) * 4 * r;
             let panels = n.div_ceil(r);
-            // SAFETY: a fresh buffer of the size and alignment PackedI8K4 itself allocates; every byte is
-            // written below (the columns past n of the last panel by this fill).
-            let mut blob =
-                unsafe { Blob::new_for_size_and_align(panels * panel_bytes, k4.alignment()) };
-            blob.as_bytes_mut().fill(0);
-            let packed = blob.as_bytes_mut();
+            let blob = reuse_or_allocate(buffer, panels * panel_bytes, k4.alignment());
+            let packed = &mut blob.as_bytes_mut()[..panels * panel_bytes];
             // Four im2col rows at a time become one k-block: in panel j / r, bytes (j % r) * 4 .. + 4 of the
             // block hold rows 4kb..4kb+4 at column j. Rows past k stay zero (so do the weights there).
             let mut rows = vec![0i8; 4 * n];
@@ -197,7 +213,7 @@ impl Int8Conv {
                     mn: n.to_dim(),
                     k,
                 },
-                packed: blob.into(),
+                packed: buffer.clone().expect("filled above"),
                 panel_bytes,
                 mn: n,
             }));
@@ -226,10 +242,11 @@ impl Int8Conv {
         // SAFETY: scratch space made by this kernel, for this kernel.
         let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
         let y_zero = self.y_zero as f32;
+        let mut buffer = None;
         for start in (0..n).step_by(tile) {
             let cols = start..(start + tile).min(n);
             let width = cols.len();
-            let packed_cols = self.packed_columns(x, cols)?;
+            let packed_cols = self.packed_columns(x, cols, &mut buffer)?;
             if width != tile {
                 acc = Tensor::zero::<i32>(&[m, width])?;
             }
@@ -262,6 +279,27 @@ impl Int8Conv {
         }
         tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
     }
+}
+
+/// The buffer of the previous tile if nothing else holds it any more and it is large enough, else a new zeroed
+/// one (kept in `buffer` for the next tile). Stale bytes past what a tile writes sit in the spare columns of its
+/// last panel, whose results the kernel discards, and (f32) are finite values of an earlier tile.
+pub(super) fn reuse_or_allocate(
+    buffer: &mut Option<Arc<Blob>>,
+    size: usize,
+    align: usize,
+) -> &mut Blob {
+    let reusable = buffer
+        .as_mut()
+        .and_then(Arc::get_mut)
+        .is_some_and(|b| b.as_bytes().len() >= size && b.as_bytes().as_ptr() as usize % align == 0);
+    if !reusable {
+        // SAFETY: size and alignment as tract's own packers allocate them; zeroed before any use.
+        let mut blob = unsafe { Blob::new_for_size_and_align(size, align) };
+        blob.as_bytes_mut().fill(0);
+        *buffer = Some(Arc::new(blob));
+    }
+    Arc::get_mut(buffer.as_mut().expect("just set")).expect("not shared: checked or just made")
 }
 
 /// Four rows of 16 columns into PackedI8K4's order: column j's four bytes at 4j..4j+4 of `out` (64 bytes).
