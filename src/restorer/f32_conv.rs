@@ -16,7 +16,7 @@ use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::ConvGeometry;
-use super::int8_conv::reuse_or_allocate;
+use super::int8_conv::{kernel_rows, reuse_or_allocate};
 
 #[derive(Clone)]
 pub struct F32Conv {
@@ -62,7 +62,7 @@ impl F32Conv {
             accumulators: tvec!(f32::datum_type()),
             store: None,
             allow_extractor: false,
-            m: Some(m),
+            m: Some(kernel_rows(m)),
             k: Some(k),
             n: Some(n),
         };

@@ -90,9 +90,7 @@ impl Int8Conv {
             accumulators: tvec!(i32::datum_type()),
             store: None,
             allow_extractor: false,
-            // tract's tier policy takes the 8x8 tile for m = 12 (the 3x3 head with 12 outputs), measured 5x
-            // slower here than the 16x16 tile it picks for 24 and more, even with 4 of its rows idle.
-            m: Some(m.next_multiple_of(16)),
+            m: Some(kernel_rows(m)),
             k: Some(k),
             n: Some(n),
         };
@@ -278,6 +276,18 @@ impl Int8Conv {
             }
         }
         tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
+    }
+}
+
+/// The `m` to ask tract's kernel picker for. On x86-64 its tier policy takes the ymm 8x8 int8 tile for m = 12 (the
+/// 3x3 head) and the AVX2 24x4 f32 tile for m = 24, measured 5x and 1.15x slower here than the zmm 16-row tiles
+/// it picks for larger m, idle rows included; asking for m rounded up to 16 gets those. Elsewhere (ARM: not
+/// measured on a board) tract's own choice stands.
+pub(super) fn kernel_rows(m: usize) -> usize {
+    if cfg!(target_arch = "x86_64") {
+        m.next_multiple_of(16)
+    } else {
+        m
     }
 }
 
