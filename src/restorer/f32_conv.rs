@@ -173,7 +173,10 @@ impl F32Conv {
         let g = &self.geometry;
         let (m, k, n) = (g.out_channels, g.k(), g.n());
         let tile = self.tile_columns().min(n);
-        let mut y = vec![0f32; m * n];
+        // The output tensor is written in place (a Vec turned into a tensor is copied once more).
+        let mut output = Tensor::zero::<f32>(&[1, m, g.output.0, g.output.1])?;
+        let mut plain = output.try_as_plain_ram_mut()?;
+        let y = plain.as_slice_mut::<f32>()?;
         let mut matrix = vec![0f32; k * tile];
         let mut acc = Tensor::zero::<f32>(&[m, tile])?;
         // SAFETY: scratch space made by this kernel, for this kernel.
@@ -210,7 +213,7 @@ impl F32Conv {
                 y[c * n + start..][..width].copy_from_slice(accs);
             }
         }
-        tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
+        Ok(output)
     }
 }
 

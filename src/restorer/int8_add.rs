@@ -4,7 +4,7 @@
 
 use tract_core::internal::*;
 
-use super::int8_conv::{round_ties_even, saturate_u8};
+use super::int8_conv::quantize_u8;
 
 /// Scale and zero point of one u8 tensor.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,10 +28,10 @@ impl Int8Add {
     pub fn run(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
         let (sa, za) = (self.a.scale, self.a.zero as f32);
         let (sb, zb) = (self.b.scale, self.b.zero as f32);
-        let (inv, zy) = (self.y_inv_scale, self.y_zero as f32);
+        let (inv, zy) = (self.y_inv_scale, self.y_zero as i32);
         for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
             let v = (a as f32 - za) * sa + (b as f32 - zb) * sb;
-            *y = saturate_u8(round_ties_even(v * inv) + zy);
+            *y = quantize_u8(v * inv, zy);
         }
     }
 }
@@ -55,13 +55,14 @@ impl EvalOp for Int8Add {
             a.shape(),
             b.shape()
         );
-        let mut y = vec![0u8; a.len()];
+        // Written in place: building a Vec and then a tensor from it copied every output once more.
+        let mut y = Tensor::zero::<u8>(a.shape())?;
         self.run(
             a.try_as_plain_ram()?.as_slice::<u8>()?,
             b.try_as_plain_ram()?.as_slice::<u8>()?,
-            &mut y,
+            y.try_as_plain_ram_mut()?.as_slice_mut::<u8>()?,
         );
-        Ok(tvec!(tensor1(&y).into_shape(a.shape())?.into_tvalue()))
+        Ok(tvec!(y.into_tvalue()))
     }
 }
 

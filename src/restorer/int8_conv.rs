@@ -235,11 +235,14 @@ impl Int8Conv {
         let g = &self.geometry;
         let (m, n) = (g.out_channels, g.n());
         let tile = self.tile_columns().min(n);
-        let mut y = vec![0u8; m * n];
+        // The output tensor is written in place (a Vec turned into a tensor is copied once more).
+        let mut output = Tensor::zero::<u8>(&[1, m, g.output.0, g.output.1])?;
+        let mut plain = output.try_as_plain_ram_mut()?;
+        let y = plain.as_slice_mut::<u8>()?;
         let mut acc = Tensor::zero::<i32>(&[m, tile])?;
         // SAFETY: scratch space made by this kernel, for this kernel.
         let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
-        let y_zero = self.y_zero as f32;
+        let y_zero = self.y_zero as i32;
         let mut buffer = None;
         for start in (0..n).step_by(tile) {
             let cols = start..(start + tile).min(n);
@@ -271,11 +274,11 @@ impl Int8Conv {
             for (c, accs) in accs.chunks_exact(width).enumerate() {
                 let mul = self.multiplier[c];
                 for (y, &a) in y[c * n + start..][..width].iter_mut().zip(accs) {
-                    *y = saturate_u8(round_ties_even(a as f32 * mul) + y_zero);
+                    *y = quantize_u8(a as f32 * mul, y_zero);
                 }
             }
         }
-        tensor1(&y).into_shape(&[1, m, g.output.0, g.output.1])
+        Ok(output)
     }
 }
 
@@ -338,23 +341,16 @@ fn interleave16(rows: [&[i8]; 4], out: &mut [u8]) {
     }
 }
 
-/// Round half to even as QuantizeLinear does, for |v| < 2^22 (larger values saturate anyway): adding and
-/// removing 1.5 * 2^23 leaves the nearest integer under the default rounding mode. `f32::round_ties_even` is a
-/// library call on x86-64 without SSE4.1, which keeps this loop from vectorising.
+/// QuantizeLinear's rounding of an already scaled value: round half to even, add the zero point, saturate to
+/// u8. Adding 1.5 * 2^23 leaves the nearest integer (ties to even, the default rounding mode) in the low mantissa
+/// bits, read off as an integer: no library call (`f32::round_ties_even` is one on x86-64 without SSE4.1) and
+/// only min/max/integer steps, so the loops around it vectorise. Values beyond +-4e6 saturate either way.
 #[inline(always)]
-pub(super) fn round_ties_even(v: f32) -> f32 {
+pub(super) fn quantize_u8(v: f32, zero: i32) -> u8 {
     const MAGIC: f32 = 12_582_912.0;
-    let v = v.clamp(-4_000_000.0, 4_000_000.0);
-    (v + MAGIC) - MAGIC
-}
-
-/// v clamped to 0..=255, as a u8. NaN cannot reach here: it is made of finite products.
-#[inline(always)]
-pub(super) fn saturate_u8(v: f32) -> u8 {
-    let v = v.clamp(0.0, 255.0);
-    // SAFETY: v is finite and within 0..=255 (clamp returns NaN only for a NaN input, and the inputs are
-    // finite: integers times finite scales). The unchecked conversion is what lets the loops vectorise.
-    unsafe { v.to_int_unchecked::<i32>() as u8 }
+    let v = v.max(-4_000_000.0).min(4_000_000.0);
+    let i = (v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32 + zero;
+    i.clamp(0, 255) as u8
 }
 
 impl Op for Int8Conv {
@@ -450,6 +446,20 @@ mod tests {
             }
         }
         y
+    }
+
+    #[test]
+    fn quantize_rounds_half_to_even_then_saturates() {
+        let std = |v: f32, z: i32| (v.round_ties_even() + z as f32).clamp(0.0, 255.0) as u8;
+        // Every half step from -300 to 300 (ties), values just off them, and far out of range.
+        let mut values: Vec<f32> = (-600..=600).map(|i| i as f32 * 0.5).collect();
+        values.extend((-600..=600).map(|i| i as f32 * 0.5 + 0.001));
+        values.extend([1e7, -1e7, 3.9e6, -3.9e6, 0.0, -0.0, 1e-30]);
+        for z in [0, 37, 128, 255] {
+            for &v in &values {
+                assert_eq!(quantize_u8(v, z), std(v, z), "v {v} zero {z}");
+            }
+        }
     }
 
     #[test]
