@@ -1,6 +1,9 @@
-//! The residual sum of a QDQ graph in integers: DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear
-//! becomes one pass over the two u8 tensors, computed in the same float order as the graph it replaces:
-//! y = sat_u8(round(((a - a_zero) a_scale + (b - b_zero) b_scale) / y_scale) + y_zero).
+//! Element-wise int8 ops for a QDQ graph, each one vectorisable pass:
+//! - `Int8Add`, the residual sum: DequantizeLinear(a), DequantizeLinear(b) -> Add -> QuantizeLinear becomes one
+//!   pass over the two u8 tensors, computed in the same float order as the graph it replaces:
+//!   y = sat_u8(round(((a - a_zero) a_scale + (b - b_zero) b_scale) / y_scale) + y_zero);
+//! - `QuantizeU8`, QuantizeLinear of a float tensor, as tract's own but vectorised (tract's rounds each value
+//!   through a library call).
 
 use tract_core::internal::*;
 
@@ -78,6 +81,50 @@ impl TypedOp for Int8Add {
     as_op!();
 }
 
+/// QuantizeLinear to u8: y = sat_u8(round(x / scale) + zero), `inv_scale` = 1 / scale as QuantizeLinearU8 keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizeU8 {
+    pub inv_scale: f32,
+    pub zero: u8,
+}
+
+impl Eq for QuantizeU8 {}
+
+impl Op for QuantizeU8 {
+    fn name(&self) -> StaticName {
+        "QuantizeU8".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for QuantizeU8 {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        let mut y = Tensor::zero::<u8>(x.shape())?;
+        let (inv, zero) = (self.inv_scale, self.zero as i32);
+        for (y, &x) in y
+            .try_as_plain_ram_mut()?
+            .as_slice_mut::<u8>()?
+            .iter_mut()
+            .zip(x.try_as_plain_ram()?.as_slice::<f32>()?)
+        {
+            *y = quantize_u8(x * inv, zero);
+        }
+        Ok(tvec!(y.into_tvalue()))
+    }
+}
+
+impl TypedOp for QuantizeU8 {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(u8::fact(inputs[0].shape.clone())))
+    }
+
+    as_op!();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +153,36 @@ mod tests {
             assert_eq!(y[i], expected, "a {} b {}", a[i], b[i]);
         }
         assert!(y.contains(&0) && y.contains(&255));
+    }
+
+    #[test]
+    fn quantize_matches_tracts_quantize_linear() {
+        let xs: Vec<f32> = (-2000..2000)
+            .map(|i| i as f32 / 997.0)
+            .chain([0.5 / 255.0, 1.5 / 255.0])
+            .collect();
+        let op = QuantizeU8 {
+            inv_scale: 254.99998,
+            zero: 3,
+        };
+        let y = op
+            .eval(
+                &EvalContext::out_of_plan(),
+                tvec!(tensor1(&xs).into_tvalue()),
+            )
+            .unwrap();
+        let y = y[0]
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<u8>()
+            .unwrap()
+            .to_vec();
+        for (x, y) in xs.iter().zip(y) {
+            assert_eq!(
+                y,
+                tract_core::ops::quant::quantize_linear_f32_u8(*x, 254.99998, 3),
+                "x {x}"
+            );
+        }
     }
 }

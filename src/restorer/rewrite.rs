@@ -2,6 +2,7 @@
 //! - DequantizeLinear(u8) -> Conv (or, for a 1x1 convolution, EinSum + bias) -> QuantizeLinear(u8) becomes one
 //!   `Int8Conv`;
 //! - DequantizeLinear(u8), DequantizeLinear(u8) -> Add -> QuantizeLinear(u8) becomes one `Int8Add`;
+//! - QuantizeLinear(f32 -> u8) becomes `QuantizeU8`, the same rounding, vectorised;
 //! - a u8 -> u8 element-wise op that maps every byte to itself goes: tract folds each DequantizeLinear ->
 //!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor.
 //!
@@ -22,7 +23,7 @@ use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
 use super::conv_geometry::ConvGeometry;
 use super::f32_conv::F32Conv;
-use super::int8_add::{Int8Add, QuantParams};
+use super::int8_add::{Int8Add, QuantParams, QuantizeU8};
 use super::int8_conv::{Int8Conv, QuantizedConv};
 
 /// What the rewrite changed in one model.
@@ -31,6 +32,7 @@ pub struct Rewritten {
     pub int8_convs: usize,
     pub int8_adds: usize,
     pub identities: usize,
+    pub quantizes: usize,
     pub f32_convs: usize,
 }
 
@@ -51,6 +53,10 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
             }
             if let Some(p) = identity_u8_patch(model, id)? {
                 found = Some((p, &mut done.identities));
+                break;
+            }
+            if let Some(p) = quantize_patch(model, id)? {
+                found = Some((p, &mut done.quantizes));
                 break;
             }
         }
@@ -380,4 +386,27 @@ fn identity_u8_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedM
         return Ok(None);
     }
     TypedModelPatch::shunt_one_op(model, node)
+}
+
+fn quantize_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(q) = node
+        .op_as::<ElementWiseOp>()
+        .and_then(|ew| ew.0.downcast_ref::<QuantizeLinearU8>())
+    else {
+        return Ok(None);
+    };
+    if model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type() {
+        return Ok(None);
+    }
+    let op = QuantizeU8 {
+        inv_scale: q.scale,
+        zero: q.zero_point,
+    };
+    Ok(Some(TypedModelPatch::replace_single_op(
+        model,
+        node,
+        &node.inputs,
+        op,
+    )?))
 }
