@@ -302,10 +302,9 @@ pub(super) fn reuse_or_allocate(
     size: usize,
     align: usize,
 ) -> &mut Blob {
-    let reusable = buffer
-        .as_mut()
-        .and_then(Arc::get_mut)
-        .is_some_and(|b| b.as_bytes().len() >= size && b.as_bytes().as_ptr() as usize % align == 0);
+    let reusable = buffer.as_mut().and_then(Arc::get_mut).is_some_and(|b| {
+        b.as_bytes().len() >= size && (b.as_bytes().as_ptr() as usize).is_multiple_of(align)
+    });
     if !reusable {
         // SAFETY: size and alignment as tract's own packers allocate them; zeroed before any use.
         let mut blob = unsafe { Blob::new_for_size_and_align(size, align) };
@@ -348,7 +347,7 @@ fn interleave16(rows: [&[i8]; 4], out: &mut [u8]) {
 #[inline(always)]
 pub(super) fn quantize_u8(v: f32, zero: i32) -> u8 {
     const MAGIC: f32 = 12_582_912.0;
-    let v = v.max(-4_000_000.0).min(4_000_000.0);
+    let v = v.clamp(-4_000_000.0, 4_000_000.0);
     let i = (v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32 + zero;
     i.clamp(0, 255) as u8
 }
