@@ -16,7 +16,7 @@ use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::ConvGeometry;
-use super::int8_conv::{kernel_rows, reuse_or_allocate};
+use super::kernel::{kernel_rows, reuse_or_allocate};
 
 #[derive(Clone)]
 pub struct F32Conv {

@@ -17,6 +17,7 @@ mod conv_geometry;
 mod f32_conv;
 mod int8_add;
 mod int8_conv;
+mod kernel;
 pub mod peak;
 mod rewrite;
 
