@@ -1,10 +1,11 @@
-//! Load-time rewrite of a QDQ graph into integer ops, on tract's decluttered model:
+//! Load-time rewrite of tract's decluttered model into the ops of this module (README, Speed, measures each):
 //! - DequantizeLinear(u8) -> Conv (or, for a 1x1 convolution, EinSum + bias) -> QuantizeLinear(u8) becomes one
 //!   `Int8Conv`;
 //! - DequantizeLinear(u8), DequantizeLinear(u8) -> Add -> QuantizeLinear(u8) becomes one `Int8Add`;
 //! - QuantizeLinear(f32 -> u8) becomes `QuantizeU8`, the same rounding, vectorised;
 //! - a u8 -> u8 element-wise op that maps every byte to itself goes: tract folds each DequantizeLinear ->
-//!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor.
+//!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor;
+//! - then a float 3x3 convolution (a float model's, or a layer an int8 file keeps in float) becomes `F32Conv`.
 //!
 //! After tract's declutter the weights' DequantizeLinear is folded into a float constant. The int8 weights are
 //! recovered exactly from it: onnxruntime's symmetric per-channel quantization maps each output channel's
