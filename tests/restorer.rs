@@ -49,6 +49,7 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
             "{model}: {:?}",
             r.rewritten
         );
+        assert_eq!(r.rewritten.pixel_shuffles, 3, "{model}: {:?}", r.rewritten);
     }
     for model in ["deblur-f32", "inpaint-f32"] {
         let mut r = restorer(model);
@@ -62,6 +63,8 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
         r.predict(&x, 5).unwrap();
         // The ten 3x3 convolutions; the two 1x1 ones stay with tract's matrix product.
         assert_eq!(r.rewritten.f32_convs, 10, "{model}: {:?}", r.rewritten);
+        // The decoder's three pixel shuffles, each one pass instead of tract's two transposes.
+        assert_eq!(r.rewritten.pixel_shuffles, 3, "{model}: {:?}", r.rewritten);
         assert_eq!(
             r.rewritten.int8_convs + r.rewritten.int8_adds,
             0,

@@ -14,6 +14,7 @@
 //!   (measured slower here; ARM keeps tract's own choice, not measured on a board).
 
 mod conv_geometry;
+mod depth_to_space;
 mod f32_conv;
 mod int8_add;
 mod int8_conv;

@@ -5,6 +5,8 @@
 //! - QuantizeLinear(f32 -> u8) becomes `QuantizeU8`, the same rounding, vectorised;
 //! - a u8 -> u8 element-wise op that maps every byte to itself goes: tract folds each DequantizeLinear ->
 //!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor;
+//! - a chain of reshapes and transposes that amounts to a pixel shuffle becomes one `DepthToSpace2` pass (the
+//!   chain is run on the tensor of its element indices and kept only if the result is exactly that shuffle);
 //! - then a float 3x3 convolution (a float model's, or a layer an int8 file keeps in float) becomes `F32Conv`.
 //!
 //! After tract's declutter the weights' DequantizeLinear is folded into a float constant. The int8 weights are
@@ -23,6 +25,7 @@ use tract_core::ops::nn::DataFormat;
 use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
 use super::conv_geometry::ConvGeometry;
+use super::depth_to_space::{depth_to_space2, DepthToSpace2};
 use super::f32_conv::F32Conv;
 use super::int8_add::{Int8Add, QuantParams, QuantizeU8};
 use super::int8_conv::{Int8Conv, QuantizedConv};
@@ -34,6 +37,7 @@ pub struct Rewritten {
     pub int8_adds: usize,
     pub identities: usize,
     pub quantizes: usize,
+    pub pixel_shuffles: usize,
     pub f32_convs: usize,
 }
 
@@ -58,6 +62,10 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
             }
             if let Some(p) = quantize_patch(model, id)? {
                 found = Some((p, &mut done.quantizes));
+                break;
+            }
+            if let Some(p) = pixel_shuffle_patch(model, id)? {
+                found = Some((p, &mut done.pixel_shuffles));
                 break;
             }
         }
@@ -410,4 +418,59 @@ fn quantize_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMode
         &node.inputs,
         op,
     )?))
+}
+
+/// `id` starts a chain of AxisOps (reshapes, moves) with one reader each; if the whole chain moves the elements
+/// of a [1, 4C, H, W] tensor exactly as a block-2 depth-to-space does, it becomes one `DepthToSpace2`.
+fn pixel_shuffle_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let first = model.node(id);
+    if !first.op_is::<AxisOp>() || model.node(first.inputs[0].node).op_is::<AxisOp>() {
+        return Ok(None);
+    }
+    let x_fact = model.outlet_fact(first.inputs[0])?;
+    let Some(&[1, c4, h, w]) = x_fact.shape.as_concrete() else {
+        return Ok(None);
+    };
+    if c4 % 4 != 0 {
+        return Ok(None);
+    }
+    // Follow the chain while each node is an AxisOp read by exactly one AxisOp; run it on element indices.
+    let mut chain = vec![id];
+    loop {
+        let node = model.node(*chain.last().expect("not empty"));
+        match &*node.outputs[0].successors {
+            [next] if model.node(next.node).op_is::<AxisOp>() => chain.push(next.node),
+            _ => break,
+        }
+    }
+    let last = *chain.last().expect("not empty");
+    let Some(out_shape) = model
+        .outlet_fact(OutletId::new(last, 0))?
+        .shape
+        .as_concrete()
+        .map(|s| s.to_vec())
+    else {
+        return Ok(None);
+    };
+    if out_shape != [1, c4 / 4, 2 * h, 2 * w] {
+        return Ok(None);
+    }
+    let indices: Vec<i32> = (0..(c4 * h * w) as i32).collect();
+    let mut value = tensor1(&indices).into_shape(&[1, c4, h, w])?.into_tvalue();
+    for &n in &chain {
+        let Some(out) = model.node(n).op.eval_out_of_plan(tvec!(value))? else {
+            return Ok(None);
+        };
+        value = out.into_iter().next().context("an AxisOp has one output")?;
+    }
+    let mut expected = vec![0i32; indices.len()];
+    depth_to_space2(&indices, (c4, h, w), &mut expected);
+    if value.try_as_plain_ram()?.as_slice::<i32>()? != expected.as_slice() {
+        return Ok(None);
+    }
+    let mut patch = TypedModelPatch::new(format!("pixel shuffle {}", first.name));
+    let x = patch.tap_model(model, first.inputs[0])?;
+    let y = patch.wire_node(&first.name, DepthToSpace2, &[x])?[0];
+    patch.shunt_outside(model, OutletId::new(last, 0), y)?;
+    Ok(Some(patch))
 }
