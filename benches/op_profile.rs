@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use coldframe::models::{resolve, EMBEDDED};
 use coldframe::restorer::Restorer;
 
-#[path = "step_latency.rs"]
-#[allow(dead_code)]
-mod step_latency;
+mod frames;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args()
@@ -35,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     for name in models {
         let (bytes, source) = resolve(&name)?;
         let mut r = Restorer::from_bytes(&bytes, &source)?;
-        let x = step_latency::frame(w, h, r.info.in_channels);
+        let x = frames::frame(w, h, r.info.in_channels);
         r.profile(&x, 12)?;
         let mut runs: Vec<Vec<coldframe::restorer::NodeTime>> = (0..calls)
             .map(|_| r.profile(&x, 12))
