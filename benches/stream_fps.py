@@ -1,6 +1,6 @@
 """Frames per second and peak memory of `coldframe stream deblur` at 640x480, for several worker counts.
 
-    python3 benches/stream_fps.py [--frames 24] [--bin target/release/coldframe]
+    python3 benches/stream_fps.py [--frames 48] [--bin target/release/coldframe]
 
 Feeds the same Y4M clip (ffmpeg testsrc, 640x480) to the binary for each model / steps / workers setting and
 reports frames per second (wall clock, whole pipeline: parse, colour conversion, restore, write) and the peak
@@ -42,7 +42,9 @@ def ort_all_cores_fps(model, steps, frames):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=24)
+    # Long enough that starting the process, inflating the model and building its plans (once per worker) are a
+    # small part of the run, as in a camera stream.
+    ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "coldframe"))
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--steps", default="1,4")
