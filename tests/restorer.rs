@@ -25,52 +25,28 @@ fn int8_model_matches_onnxruntime() {
 fn every_quantized_convolution_and_sum_runs_in_integers() {
     // If an export change broke the QDQ pattern the rewrite looks for, tract would silently fall back to float
     // convolutions between quantize/dequantize passes, 2-3x slower (README, Speed): catch it here.
-    // The inpainter's int8 file keeps its stem convolution in float (models/inpaint.md): it runs as the one
-    // tiled float convolution.
-    for (model, convs, adds, float_convs) in [("deblur-int8", 12, 9, 0), ("inpaint-int8", 11, 9, 1)]
-    {
+    // (model, integer convolutions, integer sums, tiled float convolutions). The float models' ten 3x3
+    // convolutions are tiled (their two 1x1 ones stay with tract's matrix product); the inpainter's int8 file
+    // keeps its stem convolution in float (models/inpaint.md): it runs as the one tiled float convolution.
+    let expected = [
+        ("deblur-int8", 12, 9, 0),
+        ("inpaint-int8", 11, 9, 1),
+        ("deblur-f32", 0, 0, 10),
+        ("inpaint-f32", 0, 0, 10),
+    ];
+    for (model, convs, adds, float_convs) in expected {
         let mut r = restorer(model);
-        let x = coldframe::planar::Planar::new(
-            64,
-            48,
-            r.info.in_channels,
-            vec![0.5; 64 * 48 * r.info.in_channels],
-        )
-        .unwrap();
+        let c = r.info.in_channels;
+        let x = coldframe::planar::Planar::new(64, 48, c, vec![0.5; 64 * 48 * c]).unwrap();
         r.predict(&x, 5).unwrap();
+        let done = r.rewritten;
         assert_eq!(
-            (r.rewritten.int8_convs, r.rewritten.int8_adds),
-            (convs, adds),
-            "{model}: {:?}",
-            r.rewritten
+            (done.int8_convs, done.int8_adds, done.f32_convs),
+            (convs, adds, float_convs),
+            "{model}: {done:?}"
         );
-        assert_eq!(
-            r.rewritten.f32_convs, float_convs,
-            "{model}: {:?}",
-            r.rewritten
-        );
-        assert_eq!(r.rewritten.pixel_shuffles, 3, "{model}: {:?}", r.rewritten);
-    }
-    for model in ["deblur-f32", "inpaint-f32"] {
-        let mut r = restorer(model);
-        let x = coldframe::planar::Planar::new(
-            64,
-            48,
-            r.info.in_channels,
-            vec![0.5; 64 * 48 * r.info.in_channels],
-        )
-        .unwrap();
-        r.predict(&x, 5).unwrap();
-        // The ten 3x3 convolutions; the two 1x1 ones stay with tract's matrix product.
-        assert_eq!(r.rewritten.f32_convs, 10, "{model}: {:?}", r.rewritten);
         // The decoder's three pixel shuffles, each one pass instead of tract's two transposes.
-        assert_eq!(r.rewritten.pixel_shuffles, 3, "{model}: {:?}", r.rewritten);
-        assert_eq!(
-            r.rewritten.int8_convs + r.rewritten.int8_adds,
-            0,
-            "{model}: {:?}",
-            r.rewritten
-        );
+        assert_eq!(done.pixel_shuffles, 3, "{model}: {done:?}");
     }
 }
 

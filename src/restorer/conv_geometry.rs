@@ -35,6 +35,16 @@ impl ConvGeometry {
         self.output.0 * self.output.1
     }
 
+    /// [1, in_channels, h, w]: the only input the convolution ops take.
+    pub fn input_shape(&self) -> [usize; 4] {
+        [1, self.in_channels, self.input.0, self.input.1]
+    }
+
+    /// [1, out_channels, oh, ow].
+    pub fn output_shape(&self) -> [usize; 4] {
+        [1, self.out_channels, self.output.0, self.output.1]
+    }
+
     /// The in-frame runs of im2col row `kk` (tap (ci, ky, kx), weights' order) over the output columns `cols`.
     /// Everything else in that part of the row is padding.
     pub fn segments(&self, kk: usize, cols: Range<usize>) -> impl Iterator<Item = Segment> + '_ {

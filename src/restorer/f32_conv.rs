@@ -9,32 +9,33 @@ use std::fmt;
 use std::ops::Range;
 
 use tract_core::internal::*;
-use tract_core::tract_linalg::mmm::{
-    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact, Query,
-};
+use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
 use tract_core::tract_linalg::pack::PackedFormat;
-use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::ConvGeometry;
-use super::kernel::{kernel_rows, reuse_or_allocate};
+use super::kernel::{reuse_or_allocate, PackedMatmul};
 
 #[derive(Clone)]
 pub struct F32Conv {
     geometry: ConvGeometry,
-    bias: Arc<Tensor>,
-    mmm: Box<dyn MatMatMul>,
-    packing: usize,
+    matmul: PackedMatmul,
     /// Bytes of im2col per tile (tests shrink it to cross tile edges).
     pub tile_bytes: usize,
     /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer).
     pub direct_pack: bool,
+    /// As given, for comparing two ops (the packed copy is the kernel's business).
     weights: Arc<Vec<f32>>,
-    packed_weights: Arc<Box<dyn MMMInputValue>>,
+    bias: Arc<Vec<f32>>,
 }
 
 impl fmt::Debug for F32Conv {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "F32Conv({:?}, {})", self.geometry, self.mmm.name())
+        write!(
+            f,
+            "F32Conv({:?}, {})",
+            self.geometry,
+            self.matmul.mmm.name()
+        )
     }
 }
 
@@ -43,7 +44,7 @@ impl PartialEq for F32Conv {
         self.geometry == other.geometry
             && self.bias == other.bias
             && self.weights == other.weights
-            && self.mmm.name() == other.mmm.name()
+            && self.matmul.mmm.name() == other.matmul.mmm.name()
     }
 }
 impl Eq for F32Conv {}
@@ -56,32 +57,14 @@ impl F32Conv {
             weights.len() == m * k && bias.len() == m,
             "weights or bias do not fit {m}x{k}"
         );
-        let query = Query {
-            weight: WeightType::Plain(f32::datum_type()),
-            activation: f32::datum_type(),
-            accumulators: tvec!(f32::datum_type()),
-            store: None,
-            allow_extractor: false,
-            m: Some(kernel_rows(m)),
-            k: Some(k),
-            n: Some(n),
-        };
-        let (mmm, packing, _) = MmmDispatch::native()
-            .pick(&query)
-            .context("no f32 matrix kernel")?;
-        let packed_weights =
-            mmm.packings()[packing]
-                .0
-                .prepare_one(&tensor1(&weights).into_shape(&[m, k])?, 1, 0)?;
+        let matmul = PackedMatmul::new(&tensor1(&weights).into_shape(&[m, k])?, tensor1(&bias), n)?;
         Ok(F32Conv {
             geometry,
-            bias: Arc::new(tensor1(&bias)),
-            mmm,
-            packing,
+            matmul,
             tile_bytes: 512 << 10,
             direct_pack: true,
             weights: Arc::new(weights),
-            packed_weights: Arc::new(packed_weights),
+            bias: Arc::new(bias),
         })
     }
 
@@ -111,7 +94,7 @@ impl F32Conv {
         buffer: &mut Option<Arc<Blob>>,
     ) -> TractResult<Box<dyn MMMInputValue>> {
         let (k, width) = (self.geometry.k(), cols.len());
-        let format = &self.mmm.packings()[self.packing].1;
+        let format = self.matmul.columns_format();
         if let Some(f) = format
             .downcast_ref::<PackedFormat>()
             .filter(|_| self.direct_pack)
@@ -165,54 +148,33 @@ impl F32Conv {
     /// Output columns per tile: a whole number of the kernel's column panels (so that only the last tile has a
     /// partial one), about `tile_bytes` of im2col.
     fn tile_columns(&self) -> usize {
-        let r = self.mmm.packings()[self.packing].1.r();
+        let r = self.matmul.columns_format().r();
         (self.tile_bytes / (4 * self.geometry.k())).max(4 * r) / r * r
     }
 
     fn run(&self, x: &[f32]) -> TractResult<Tensor> {
         let g = &self.geometry;
-        let (m, k, n) = (g.out_channels, g.k(), g.n());
+        let (k, n) = (g.k(), g.n());
         let tile = self.tile_columns().min(n);
         // The output tensor is written in place (a Vec turned into a tensor is copied once more).
-        let mut output = Tensor::zero::<f32>(&[1, m, g.output.0, g.output.1])?;
+        let mut output = Tensor::zero::<f32>(&g.output_shape())?;
         let mut plain = output.try_as_plain_ram_mut()?;
         let y = plain.as_slice_mut::<f32>()?;
         let mut matrix = vec![0f32; k * tile];
-        let mut acc = Tensor::zero::<f32>(&[m, tile])?;
-        // SAFETY: scratch space made by this kernel, for this kernel.
-        let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
-        let mut buffer = None;
-        for start in (0..n).step_by(tile) {
-            let cols = start..(start + tile).min(n);
-            let width = cols.len();
-            if width != tile {
-                acc = Tensor::zero::<f32>(&[m, width])?;
-            }
-            let packed = self.packed_columns(x, cols, &mut matrix, &mut buffer)?;
-            // SAFETY: the operands were packed by this kernel's own packers for m x k and k x width, the bias
-            // holds m values and the store view covers the whole m x width accumulator.
-            unsafe {
-                let store = self.mmm.c_view(Some(0), Some(1)).wrap(&acc.view_mut());
-                self.mmm.run_with_scratch_space(
-                    m,
-                    width,
-                    &mut *scratch,
-                    &[
-                        FusedSpec::AddMatMul {
-                            a: AsInputValue::Borrowed(&**self.packed_weights),
-                            b: AsInputValue::Borrowed(&*packed),
-                            packing: self.packing,
-                        },
-                        FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
-                        FusedSpec::Store(store),
-                    ],
-                )?;
-            }
-            let accs = acc.try_as_plain_ram()?.as_slice::<f32>()?;
-            for (c, accs) in accs.chunks_exact(width).enumerate() {
-                y[c * n + start..][..width].copy_from_slice(accs);
-            }
-        }
+        self.matmul.run_tiles(
+            n,
+            tile,
+            |cols, buffer| self.packed_columns(x, cols, &mut matrix, buffer),
+            |start, acc| {
+                let acc = acc.try_as_plain_ram()?;
+                let acc = acc.as_slice::<f32>()?;
+                let width = acc.len() / g.out_channels;
+                for (c, accs) in acc.chunks_exact(width).enumerate() {
+                    y[c * n + start..][..width].copy_from_slice(accs);
+                }
+                Ok(())
+            },
+        )?;
         Ok(output)
     }
 }
@@ -240,7 +202,11 @@ impl Op for F32Conv {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?} on {}", self.geometry, self.mmm.name())])
+        Ok(vec![format!(
+            "{:?} on {}",
+            self.geometry,
+            self.matmul.mmm.name()
+        )])
     }
 
     op_as_typed_op!();
@@ -250,30 +216,21 @@ impl EvalOp for F32Conv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let g = &self.geometry;
-        let x = &inputs[0];
+        let (x, expected) = (&inputs[0], self.geometry.input_shape());
         ensure!(
-            x.shape() == [1, g.in_channels, g.input.0, g.input.1],
-            "F32Conv: input shape {:?}, expected [1, {}, {}, {}]",
-            x.shape(),
-            g.in_channels,
-            g.input.0,
-            g.input.1
+            x.shape() == expected,
+            "F32Conv: input shape {:?}, expected {expected:?}",
+            x.shape()
         );
-        let y = self.run(x.try_as_plain_ram()?.as_slice::<f32>()?)?;
-        Ok(tvec!(y.into_tvalue()))
+        Ok(tvec!(self
+            .run(x.try_as_plain_ram()?.as_slice::<f32>()?)?
+            .into_tvalue()))
     }
 }
 
 impl TypedOp for F32Conv {
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let g = &self.geometry;
-        Ok(tvec!(f32::fact([
-            1,
-            g.out_channels,
-            g.output.0,
-            g.output.1
-        ])))
+        Ok(tvec!(f32::fact(self.geometry.output_shape())))
     }
 
     as_op!();

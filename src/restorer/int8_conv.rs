@@ -11,14 +11,11 @@ use std::fmt;
 use std::ops::Range;
 
 use tract_core::internal::*;
-use tract_core::tract_linalg::mmm::{
-    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact,
-};
+use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
 use tract_core::tract_linalg::pack::PackedI8K4;
-use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::ConvGeometry;
-use super::kernel::{kernel_rows, reuse_or_allocate};
+use super::kernel::{reuse_or_allocate, PackedMatmul};
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
 pub struct QuantizedConv {
@@ -39,23 +36,27 @@ pub struct Int8Conv {
     x_zero: u8,
     multiplier: Arc<Vec<f32>>,
     y_zero: u8,
-    /// The bias plus the correction for feeding the kernel x - 128 (an i8) instead of x (a u8):
-    /// sum w (x - z) = sum w (x - 128) + (128 - z) sum w.
-    bias: Arc<Tensor>,
-    mmm: Box<dyn MatMatMul>,
-    packing: usize,
+    /// The weights, and as bias b_q plus the correction for feeding the kernel x - 128 (an i8) instead of x (a
+    /// u8): sum w (x - z) = sum w (x - 128) + (128 - z) sum w.
+    matmul: PackedMatmul,
     /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer; tests
     /// compare both).
     pub direct_pack: bool,
     /// Bytes of packed im2col per tile (see `tile_columns`; tests shrink it to cross tile edges).
     pub tile_bytes: usize,
+    /// As given, for comparing two ops (the packed copy is the kernel's business).
     weights: Arc<Vec<i8>>,
-    packed_weights: Arc<Box<dyn MMMInputValue>>,
+    bias: Arc<Vec<i32>>,
 }
 
 impl fmt::Debug for Int8Conv {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Int8Conv({:?}, {})", self.geometry, self.mmm.name())
+        write!(
+            f,
+            "Int8Conv({:?}, {})",
+            self.geometry,
+            self.matmul.mmm.name()
+        )
     }
 }
 
@@ -66,7 +67,7 @@ impl PartialEq for Int8Conv {
             && self.y_zero == other.y_zero
             && self.multiplier == other.multiplier
             && self.bias == other.bias
-            && self.mmm.name() == other.mmm.name()
+            && self.matmul.mmm.name() == other.matmul.mmm.name()
             && self.weights == other.weights
     }
 }
@@ -85,21 +86,6 @@ impl Int8Conv {
             q.bias.len() == m && q.multiplier.len() == m,
             "per-channel lengths differ from {m}"
         );
-        let query = tract_core::tract_linalg::mmm::Query {
-            weight: WeightType::Plain(i8::datum_type()),
-            activation: i8::datum_type(),
-            accumulators: tvec!(i32::datum_type()),
-            store: None,
-            allow_extractor: false,
-            m: Some(kernel_rows(m)),
-            k: Some(k),
-            n: Some(n),
-        };
-        let (mmm, packing, _) = MmmDispatch::native()
-            .pick(&query)
-            .context("no int8 matrix kernel on this machine")?;
-        let weights = tensor1(&q.weights).into_shape(&[m, k])?;
-        let packed_weights = mmm.packings()[packing].0.prepare_one(&weights, 1, 0)?;
         let shift = 128 - q.x_zero as i32;
         let bias: Vec<i32> = (0..m)
             .map(|c| {
@@ -110,18 +96,18 @@ impl Int8Conv {
                 q.bias[c] + shift * sum
             })
             .collect();
+        let weights = tensor1(&q.weights).into_shape(&[m, k])?;
+        let matmul = PackedMatmul::new(&weights, tensor1(&bias), n)?;
         Ok(Int8Conv {
             geometry: q.geometry,
             x_zero: q.x_zero,
             multiplier: Arc::new(q.multiplier),
             y_zero: q.y_zero,
-            bias: Arc::new(tensor1(&bias)),
-            mmm,
-            packing,
+            matmul,
             direct_pack: true,
             tile_bytes: 128 << 10,
             weights: Arc::new(q.weights),
-            packed_weights: Arc::new(packed_weights),
+            bias: Arc::new(q.bias),
         })
     }
 
@@ -162,7 +148,7 @@ impl Int8Conv {
         buffer: &mut Option<Arc<Blob>>,
     ) -> TractResult<Box<dyn MMMInputValue>> {
         let (k, n) = (self.geometry.k(), cols.len());
-        let format = &self.mmm.packings()[self.packing].1;
+        let format = self.matmul.columns_format();
         if let Some(k4) = format
             .downcast_ref::<PackedI8K4>()
             .filter(|_| self.direct_pack)
@@ -234,51 +220,29 @@ impl Int8Conv {
 
     fn run(&self, x: &[u8]) -> TractResult<Tensor> {
         let g = &self.geometry;
-        let (m, n) = (g.out_channels, g.n());
-        let tile = self.tile_columns().min(n);
+        let n = g.n();
         // The output tensor is written in place (a Vec turned into a tensor is copied once more).
-        let mut output = Tensor::zero::<u8>(&[1, m, g.output.0, g.output.1])?;
+        let mut output = Tensor::zero::<u8>(&g.output_shape())?;
         let mut plain = output.try_as_plain_ram_mut()?;
         let y = plain.as_slice_mut::<u8>()?;
-        let mut acc = Tensor::zero::<i32>(&[m, tile])?;
-        // SAFETY: scratch space made by this kernel, for this kernel.
-        let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
         let y_zero = self.y_zero as i32;
-        let mut buffer = None;
-        for start in (0..n).step_by(tile) {
-            let cols = start..(start + tile).min(n);
-            let width = cols.len();
-            let packed_cols = self.packed_columns(x, cols, &mut buffer)?;
-            if width != tile {
-                acc = Tensor::zero::<i32>(&[m, width])?;
-            }
-            // SAFETY: the packed operands were made by this kernel's own packers for an m x k and a k x width
-            // operand, the bias holds m values and the store view covers the whole m x width accumulator.
-            unsafe {
-                let store = self.mmm.c_view(Some(0), Some(1)).wrap(&acc.view_mut());
-                self.mmm.run_with_scratch_space(
-                    m,
-                    width,
-                    &mut *scratch,
-                    &[
-                        FusedSpec::AddMatMul {
-                            a: AsInputValue::Borrowed(&**self.packed_weights),
-                            b: AsInputValue::Borrowed(&*packed_cols),
-                            packing: self.packing,
-                        },
-                        FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
-                        FusedSpec::Store(store),
-                    ],
-                )?;
-            }
-            let accs = acc.try_as_plain_ram()?.as_slice::<i32>()?;
-            for (c, accs) in accs.chunks_exact(width).enumerate() {
-                let mul = self.multiplier[c];
-                for (y, &a) in y[c * n + start..][..width].iter_mut().zip(accs) {
-                    *y = quantize_u8(a as f32 * mul, y_zero);
+        self.matmul.run_tiles(
+            n,
+            self.tile_columns().min(n),
+            |cols, buffer| self.packed_columns(x, cols, buffer),
+            |start, acc| {
+                let acc = acc.try_as_plain_ram()?;
+                let acc = acc.as_slice::<i32>()?;
+                let width = acc.len() / g.out_channels;
+                for (c, accs) in acc.chunks_exact(width).enumerate() {
+                    let mul = self.multiplier[c];
+                    for (y, &a) in y[c * n + start..][..width].iter_mut().zip(accs) {
+                        *y = quantize_u8(a as f32 * mul, y_zero);
+                    }
                 }
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(output)
     }
 }
@@ -327,7 +291,11 @@ impl Op for Int8Conv {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?} on {}", self.geometry, self.mmm.name())])
+        Ok(vec![format!(
+            "{:?} on {}",
+            self.geometry,
+            self.matmul.mmm.name()
+        )])
     }
 
     op_as_typed_op!();
@@ -337,25 +305,21 @@ impl EvalOp for Int8Conv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let g = &self.geometry;
-        let x = &inputs[0];
+        let (x, expected) = (&inputs[0], self.geometry.input_shape());
         ensure!(
-            x.shape() == [1, g.in_channels, g.input.0, g.input.1],
-            "Int8Conv: input shape {:?}, expected [1, {}, {}, {}]",
-            x.shape(),
-            g.in_channels,
-            g.input.0,
-            g.input.1
+            x.shape() == expected,
+            "Int8Conv: input shape {:?}, expected {expected:?}",
+            x.shape()
         );
-        let y = self.run(x.try_as_plain_ram()?.as_slice::<u8>()?)?;
-        Ok(tvec!(y.into_tvalue()))
+        Ok(tvec!(self
+            .run(x.try_as_plain_ram()?.as_slice::<u8>()?)?
+            .into_tvalue()))
     }
 }
 
 impl TypedOp for Int8Conv {
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let g = &self.geometry;
-        Ok(tvec!(u8::fact([1, g.out_channels, g.output.0, g.output.1])))
+        Ok(tvec!(u8::fact(self.geometry.output_shape())))
     }
 
     as_op!();

@@ -1,7 +1,13 @@
-//! What both convolution ops share about tract-linalg's matrix kernels: which one to ask for, and the packed
-//! buffer carried from tile to tile.
+//! What both convolution ops share about tract-linalg's matrix kernels: which one to ask for, the packed
+//! buffer carried from tile to tile, and the tiled product itself.
+
+use std::ops::Range;
 
 use tract_core::internal::*;
+use tract_core::tract_linalg::mmm::{
+    AsInputValue, FusedSpec, MMMInputFormat, MMMInputValue, MatMatMul, Query,
+};
+use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 /// The `m` to ask tract's kernel picker for. On x86-64 its tier policy takes the ymm 8x8 int8 tile for m = 12 (the
 /// 3x3 head) and the AVX2 24x4 f32 tile for m = 24, measured 5x and 1.15x slower here than the zmm 16-row tiles
@@ -29,4 +35,107 @@ pub fn reuse_or_allocate(buffer: &mut Option<Arc<Blob>>, size: usize, align: usi
         *buffer = Some(Arc::new(blob));
     }
     Arc::get_mut(buffer.as_mut().expect("just set")).expect("not shared: checked or just made")
+}
+
+/// A convolution's weights packed once for the matrix kernel tract-linalg picks, with its bias, and the loop
+/// that multiplies them by the im2col of the output columns tile by tile. Both convolution ops run through it;
+/// they differ in their element types, how they pack a tile and what they do with its product.
+#[derive(Clone)]
+pub struct PackedMatmul {
+    pub mmm: Box<dyn MatMatMul>,
+    packing: usize,
+    m: usize,
+    weights: Arc<Box<dyn MMMInputValue>>,
+    /// [m], in the accumulator's type: added to every column of the product.
+    bias: Arc<Tensor>,
+}
+
+impl PackedMatmul {
+    /// `weights`: [m, k] of the operands' type; `bias`: [m] of the accumulator's; `n`: the output columns.
+    pub fn new(weights: &Tensor, bias: Tensor, n: usize) -> TractResult<PackedMatmul> {
+        let &[m, k] = weights.shape() else {
+            bail!("weights of shape {:?}, expected [m, k]", weights.shape());
+        };
+        ensure!(
+            bias.shape() == [m],
+            "bias of shape {:?} for {m} rows",
+            bias.shape()
+        );
+        let dt = weights.datum_type();
+        let query = Query {
+            weight: WeightType::Plain(dt),
+            activation: dt,
+            accumulators: tvec!(bias.datum_type()),
+            store: None,
+            allow_extractor: false,
+            m: Some(kernel_rows(m)),
+            k: Some(k),
+            n: Some(n),
+        };
+        let (mmm, packing, _) = MmmDispatch::native()
+            .pick(&query)
+            .with_context(|| format!("no {dt:?} matrix kernel on this machine"))?;
+        let packed = mmm.packings()[packing].0.prepare_one(weights, 1, 0)?;
+        Ok(PackedMatmul {
+            mmm,
+            packing,
+            m,
+            weights: Arc::new(packed),
+            bias: Arc::new(bias),
+        })
+    }
+
+    /// The packing the im2col columns must come in.
+    pub fn columns_format(&self) -> &dyn MMMInputFormat {
+        &*self.mmm.packings()[self.packing].1
+    }
+
+    /// The product with n columns, `tile` at a time: `pack(columns, buffer)` packs the im2col of those columns
+    /// (`buffer` carries the packed buffer from tile to tile, see `reuse_or_allocate`), `take(first column,
+    /// product)` receives the m x width product, bias added.
+    pub fn run_tiles(
+        &self,
+        n: usize,
+        tile: usize,
+        mut pack: impl FnMut(
+            Range<usize>,
+            &mut Option<Arc<Blob>>,
+        ) -> TractResult<Box<dyn MMMInputValue>>,
+        mut take: impl FnMut(usize, &Tensor) -> TractResult<()>,
+    ) -> TractResult<()> {
+        let acc_dt = self.bias.datum_type();
+        let mut acc = Tensor::zero_dt(acc_dt, &[self.m, tile])?;
+        // SAFETY: scratch space made by this kernel, for this kernel.
+        let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
+        let mut buffer = None;
+        for start in (0..n).step_by(tile) {
+            let cols = start..(start + tile).min(n);
+            let width = cols.len();
+            let packed = pack(cols, &mut buffer)?;
+            if width != acc.shape()[1] {
+                acc = Tensor::zero_dt(acc_dt, &[self.m, width])?;
+            }
+            // SAFETY: the weights were packed by this kernel's packer for m x k and `pack` packs k x width in
+            // `columns_format`; the bias holds m values and the store view covers the whole m x width product.
+            unsafe {
+                let store = self.mmm.c_view(Some(0), Some(1)).wrap(&acc.view_mut());
+                self.mmm.run_with_scratch_space(
+                    self.m,
+                    width,
+                    &mut *scratch,
+                    &[
+                        FusedSpec::AddMatMul {
+                            a: AsInputValue::Borrowed(&**self.weights),
+                            b: AsInputValue::Borrowed(&*packed),
+                            packing: self.packing,
+                        },
+                        FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
+                        FusedSpec::Store(store),
+                    ],
+                )?;
+            }
+            take(start, &acc)?;
+        }
+        Ok(())
+    }
 }
