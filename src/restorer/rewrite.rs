@@ -41,48 +41,55 @@ pub struct Rewritten {
     pub f32_convs: usize,
 }
 
-/// Rewrites every matching pattern of a decluttered model: first the int8 ones, then what is left of the float
-/// 3x3 convolutions.
+/// A pattern: the patch that rewrites the subgraph at node `id`, if it matches there.
+type Pattern = fn(&TypedModel, usize) -> TractResult<Option<TypedModelPatch>>;
+/// The counter a pattern's rewrites add to.
+type Counter = fn(&mut Rewritten) -> &mut usize;
+
+/// The patterns in two passes: the float convolutions are only looked at once no int8 pattern or clean-up is
+/// left (an int8 file's quantized convolutions must become `Int8Conv`, not `F32Conv`). Within a pass, nodes in
+/// evaluation order, each trying the patterns in this order.
+const PASSES: [&[(Pattern, Counter)]; 2] = [
+    &[
+        (int8_conv_patch, |r| &mut r.int8_convs),
+        (int8_add_patch, |r| &mut r.int8_adds),
+        (identity_u8_patch, |r| &mut r.identities),
+        (quantize_patch, |r| &mut r.quantizes),
+        (pixel_shuffle_patch, |r| &mut r.pixel_shuffles),
+    ],
+    &[(f32_conv_patch, |r| &mut r.f32_convs)],
+];
+
+/// Rewrites every matching pattern of a decluttered model, one patch at a time (each changes what the next
+/// one sees).
 pub fn rewrite(model: &mut TypedModel) -> TractResult<Rewritten> {
     let mut done = Rewritten::default();
-    loop {
-        let mut found = None;
-        for id in model.eval_order()? {
-            if let Some(p) = int8_conv_patch(model, id)? {
-                found = Some((p, &mut done.int8_convs));
-                break;
-            }
-            if let Some(p) = int8_add_patch(model, id)? {
-                found = Some((p, &mut done.int8_adds));
-                break;
-            }
-            if let Some(p) = identity_u8_patch(model, id)? {
-                found = Some((p, &mut done.identities));
-                break;
-            }
-            if let Some(p) = quantize_patch(model, id)? {
-                found = Some((p, &mut done.quantizes));
-                break;
-            }
-            if let Some(p) = pixel_shuffle_patch(model, id)? {
-                found = Some((p, &mut done.pixel_shuffles));
-                break;
+    'patches: loop {
+        for pass in PASSES {
+            if let Some((patch, counter)) = first_match(model, pass)? {
+                patch.apply(model)?;
+                *counter(&mut done) += 1;
+                continue 'patches;
             }
         }
-        if found.is_none() {
-            for id in model.eval_order()? {
-                if let Some(p) = f32_conv_patch(model, id)? {
-                    found = Some((p, &mut done.f32_convs));
-                    break;
-                }
-            }
-        }
-        let Some((patch, count)) = found else { break };
-        patch.apply(model)?;
-        *count += 1;
+        break;
     }
     model.compact()?;
     Ok(done)
+}
+
+fn first_match(
+    model: &TypedModel,
+    pass: &[(Pattern, Counter)],
+) -> TractResult<Option<(TypedModelPatch, Counter)>> {
+    for id in model.eval_order()? {
+        for &(pattern, counter) in pass {
+            if let Some(patch) = pattern(model, id)? {
+                return Ok(Some((patch, counter)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The QuantizeLinearU8 that is the only consumer of `node`'s output, if so.
