@@ -25,24 +25,30 @@ fn int8_model_matches_onnxruntime() {
 fn every_quantized_convolution_and_sum_runs_in_integers() {
     // If an export change broke the QDQ pattern the rewrite looks for, tract would silently fall back to float
     // convolutions between quantize/dequantize passes, 2-3x slower (README, Speed): catch it here.
-    // (model, integer convolutions, integer sums, tiled float convolutions). The float models' ten 3x3
-    // convolutions are tiled (their two 1x1 ones stay with tract's matrix product); the inpainter's int8 file
-    // keeps its stem convolution in float (models/inpaint.md): it runs as the one tiled float convolution.
+    // (model, integer convolutions, integer sums, Winograd float convolutions, tiled float convolutions). Of the
+    // float models' ten 3x3 convolutions the eight at stride 1 run by Winograd and the two stride-2 ones tiled
+    // (their two 1x1 ones stay with tract's matrix product); the inpainter's int8 file keeps its stem
+    // convolution in float (models/inpaint.md): it runs as the one Winograd float convolution.
     let expected = [
-        ("deblur-int8", 12, 9, 0),
-        ("inpaint-int8", 11, 9, 1),
-        ("deblur-f32", 0, 0, 10),
-        ("inpaint-f32", 0, 0, 10),
+        ("deblur-int8", 12, 9, 0, 0),
+        ("inpaint-int8", 11, 9, 1, 0),
+        ("deblur-f32", 0, 0, 8, 2),
+        ("inpaint-f32", 0, 0, 8, 2),
     ];
-    for (model, convs, adds, float_convs) in expected {
+    for (model, convs, adds, winograd_convs, float_convs) in expected {
         let mut r = restorer(model);
         let c = r.info.in_channels;
         let x = coldframe::planar::Planar::new(64, 48, c, vec![0.5; 64 * 48 * c]).unwrap();
         r.predict(&x, 5).unwrap();
         let done = r.rewritten;
         assert_eq!(
-            (done.int8_convs, done.int8_adds, done.f32_convs),
-            (convs, adds, float_convs),
+            (
+                done.int8_convs,
+                done.int8_adds,
+                done.winograd_convs,
+                done.f32_convs
+            ),
+            (convs, adds, winograd_convs, float_convs),
             "{model}: {done:?}"
         );
         // The decoder's three pixel shuffles, each one pass instead of tract's two transposes.

@@ -237,10 +237,10 @@ impl TypedOp for F32Conv {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn reference(g: &ConvGeometry, w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
+    pub fn reference(g: &ConvGeometry, w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
         let (h, wd) = g.input;
         let (oh, ow) = g.output;
         let (kh, kw) = g.kernel;

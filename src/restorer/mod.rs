@@ -9,7 +9,8 @@
 //! - an int8 (QDQ) model's quantized 3x3 and 1x1 convolutions become integer convolutions (`int8_conv`) and its
 //!   residual sums integer sums (`int8_add`): tract would run them as float convolutions between quantize and
 //!   dequantize passes;
-//! - a float model's 3x3 convolutions become tiled im2col convolutions (`f32_conv`);
+//! - a float model's 3x3 stride-1 convolutions become Winograd F(4x4, 3x3) convolutions (`winograd_conv`), its
+//!   stride-2 ones tiled im2col convolutions (`f32_conv`);
 //! - on x86-64, whatever float convolution is left goes through im2col rather than tract's direct spatial kernel
 //!   (measured slower here; ARM keeps tract's own choice, not measured on a board).
 
@@ -21,6 +22,7 @@ mod int8_conv;
 mod kernel;
 pub mod peak;
 mod rewrite;
+mod winograd_conv;
 
 pub use rewrite::Rewritten;
 

@@ -7,7 +7,9 @@
 //!   reshape -> QuantizeLinear around our pixel shuffles into such a lookup table, a copy of the tensor;
 //! - a chain of reshapes and transposes that amounts to a pixel shuffle becomes one `DepthToSpace2` pass (the
 //!   chain is run on the tensor of its element indices and kept only if the result is exactly that shuffle);
-//! - then a float 3x3 convolution (a float model's, or a layer an int8 file keeps in float) becomes `F32Conv`.
+//! - then a float 3x3 stride-1 convolution (a float model's, or a layer an int8 file keeps in float) becomes
+//!   `WinogradConv`, and any other float convolution with a kernel larger than 1x1 (the stride-2 downsamplers)
+//!   `F32Conv`.
 //!
 //! After tract's declutter the weights' DequantizeLinear is folded into a float constant. The int8 weights are
 //! recovered exactly from it: onnxruntime's symmetric per-channel quantization maps each output channel's
@@ -29,6 +31,7 @@ use super::depth_to_space::{depth_to_space2, DepthToSpace2};
 use super::f32_conv::F32Conv;
 use super::int8_add::{Int8Add, QuantParams, QuantizeU8};
 use super::int8_conv::{Int8Conv, QuantizedConv};
+use super::winograd_conv::WinogradConv;
 
 /// What the rewrite changed in one model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,6 +41,7 @@ pub struct Rewritten {
     pub identities: usize,
     pub quantizes: usize,
     pub pixel_shuffles: usize,
+    pub winograd_convs: usize,
     pub f32_convs: usize,
 }
 
@@ -57,7 +61,10 @@ const PASSES: [&[(Pattern, Counter)]; 2] = [
         (quantize_patch, |r| &mut r.quantizes),
         (pixel_shuffle_patch, |r| &mut r.pixel_shuffles),
     ],
-    &[(f32_conv_patch, |r| &mut r.f32_convs)],
+    &[
+        (winograd_conv_patch, |r| &mut r.winograd_convs),
+        (f32_conv_patch, |r| &mut r.f32_convs),
+    ],
 ];
 
 /// Rewrites every matching pattern of a decluttered model, one patch at a time (each changes what the next
@@ -340,7 +347,11 @@ fn int8_add_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMode
     Ok(Some(patch))
 }
 
-fn f32_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+/// A float convolution on an f32 frame of concrete shape, with what our ops need of it.
+fn float_conv_at(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<(FloatConv, ConvGeometry, Vec<f32>)>> {
     let node = model.node(id);
     if !node.op_is::<Conv>() {
         return Ok(None);
@@ -376,10 +387,47 @@ fn f32_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMode
         input: (h, w),
         output: (oh, ow),
     };
-    let op = F32Conv::new(geometry, weights, conv.bias)?;
-    let mut patch = TypedModelPatch::new(format!("f32 conv {}", node.name));
-    let x = patch.tap_model(model, conv.x)?;
-    let y = patch.wire_node(&node.name, op, &[x])?[0];
+    Ok(Some((conv, geometry, weights)))
+}
+
+/// A float 3x3 stride-1 convolution becomes `WinogradConv` (where the kernel takes it; else `f32_conv_patch`).
+fn winograd_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let Some((conv, geometry, weights)) = float_conv_at(model, id)? else {
+        return Ok(None);
+    };
+    if !WinogradConv::fits(&geometry) {
+        return Ok(None);
+    }
+    let Ok(op) = WinogradConv::new(geometry, weights, conv.bias) else {
+        return Ok(None);
+    };
+    conv_patch(model, id, conv.x, op)
+}
+
+/// Any other float convolution with a kernel (not 1x1) becomes `F32Conv`.
+fn f32_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let Some((conv, geometry, weights)) = float_conv_at(model, id)? else {
+        return Ok(None);
+    };
+    conv_patch(
+        model,
+        id,
+        conv.x,
+        F32Conv::new(geometry, weights, conv.bias)?,
+    )
+}
+
+/// The patch that puts `op` (reading `x`) in place of node `id`.
+fn conv_patch(
+    model: &TypedModel,
+    id: usize,
+    x: OutletId,
+    op: impl TypedOp,
+) -> TractResult<Option<TypedModelPatch>> {
+    let name = &model.node(id).name;
+    let mut patch = TypedModelPatch::new(format!("f32 conv {name}"));
+    let x = patch.tap_model(model, x)?;
+    let y = patch.wire_node(name, op, &[x])?[0];
     patch.shunt_outside(model, OutletId::new(id, 0), y)?;
     Ok(Some(patch))
 }

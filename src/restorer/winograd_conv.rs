@@ -1,0 +1,670 @@
+//! A float 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2016, "Fast
+//! Algorithms for Convolutional Neural Networks"), on tract-linalg's f32 matrix kernel.
+//!
+//! Every 4x4 block of outputs is `A^T [U ⊙ V] A`, with `U = G g G^T` the 6x6 transform of a 3x3 filter and
+//! `V = B^T d B` that of the block's 6x6 input patch. Summed over input channels, the 36 element-wise products of
+//! all blocks are 36 matrix products `V_ξ [blocks x in] x U_ξ [in x out]`: 2.25 multiply-adds per output and
+//! channel pair where im2col needs 9, 4x fewer, and 2.25 transformed values per output and channel to write where
+//! im2col writes 9. Those products have only `in` (17-96) as their depth, where tract-linalg's kernel runs at a
+//! third to a half of its peak (per-tile overhead); F(2x2, 3x3), with 2.25x fewer multiply-adds, was measured no
+//! faster than im2col for that reason (README, Speed).
+//!
+//! The frame is the kernel's row side and the weights its column side: the product then comes out with the
+//! blocks of one output channel contiguous (what the output transform reads), and the kernel's column tile (12 on
+//! AVX-512) divides our channel counts (12, 24, 48, 96). Blocks go through in groups of about `tile_bytes` of
+//! transformed input, which stay in the cache between the transform and the products.
+//!
+//! The bias rides on the product for ξ = (1, 1): every row of `A^T` holds a 1 in column 1, so a constant added
+//! there reaches each of the 16 outputs once. F(4x4, 3x3) rounds differently from the direct sum: about 1e-6 of
+//! the activations' scale here (the tests bound it against the definition, and the models against onnxruntime).
+
+use std::fmt;
+
+use tract_core::internal::*;
+use tract_core::tract_linalg::mmm::{
+    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact, Query,
+    ScratchSpace,
+};
+use tract_core::tract_linalg::pack::PackedFormat;
+use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
+
+use super::conv_geometry::ConvGeometry;
+use super::kernel::reuse_or_allocate;
+
+/// Outputs per block side, input patch side, transform positions.
+const OUT: usize = 4;
+const PATCH: usize = 6;
+const POSITIONS: usize = PATCH * PATCH;
+
+/// The filter transform (6x3) of F(4x4, 3x3), in f64 for the one-time weight transform.
+const G: [[f64; 3]; PATCH] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// The transform position whose product carries the bias (see the module comment).
+const BIAS_POSITION: usize = PATCH + 1;
+
+/// The f32 kernel asked for on x86-64, where tract's picker answers these shapes erratically (48x4, 80x2, 40x2
+/// or 16x12 by channel count; README, Speed). Elsewhere tract's own pick stands (ARM: not measured on a board).
+const X86_KERNEL: &str = "avx512_mmm_f32_16x12";
+
+#[derive(Clone)]
+pub struct WinogradConv {
+    geometry: ConvGeometry,
+    mmm: Box<dyn MatMatMul>,
+    packing: usize,
+    /// `U_ξ` [in, out] for the 36 positions ξ = 6 i + j of the transformed tile, packed as the kernel's columns.
+    filters: Arc<Vec<Box<dyn MMMInputValue>>>,
+    bias: Arc<Tensor>,
+    /// Transformed-input bytes per group of blocks (tests shrink it to cross group edges).
+    pub tile_bytes: usize,
+    /// As given, for comparing two ops.
+    weights: Arc<Vec<f32>>,
+}
+
+impl fmt::Debug for WinogradConv {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "WinogradConv({:?}, {})", self.geometry, self.mmm.name())
+    }
+}
+
+impl PartialEq for WinogradConv {
+    fn eq(&self, other: &Self) -> bool {
+        self.geometry == other.geometry
+            && self.bias == other.bias
+            && self.weights == other.weights
+            && self.mmm.name() == other.mmm.name()
+    }
+}
+impl Eq for WinogradConv {}
+
+/// Where `transform_input` writes: the 36 positions' row panels of a group (r blocks per panel, `panel_len`
+/// floats each), from the group's block `column` on.
+struct PanelsAt<'a> {
+    panels: Vec<&'a mut [f32]>,
+    r: usize,
+    panel_len: usize,
+    column: usize,
+}
+
+/// Per-call buffers of the transforms, reused across block rows.
+#[derive(Default)]
+struct Scratch {
+    /// `B^T d` along the rows, for each of the 4 column phases (column mod 4) of a block row; the output
+    /// transform's `A^T M` rows in `t[0]`.
+    t: [[Vec<f32>; PATCH]; OUT],
+}
+
+impl WinogradConv {
+    /// Whether this op computes `geometry`: 3x3 kernels at stride 1 (any zero padding).
+    pub fn fits(geometry: &ConvGeometry) -> bool {
+        geometry.kernel == (3, 3) && geometry.stride == (1, 1)
+    }
+
+    /// `weights`: [out_channels, in_channels * 9]; `bias`: [out_channels]. Fails (and the caller keeps another
+    /// op) where the geometry does not fit or the kernel does not take plain row panels.
+    pub fn new(
+        geometry: ConvGeometry,
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+    ) -> TractResult<WinogradConv> {
+        ensure!(Self::fits(&geometry), "not a 3x3 stride-1 convolution");
+        let (cin, cout) = (geometry.in_channels, geometry.out_channels);
+        ensure!(
+            weights.len() == cout * cin * 9 && bias.len() == cout,
+            "weights or bias do not fit {cout}x{cin}x3x3"
+        );
+        // U_ξ as [in, out] matrices.
+        let mut u = vec![vec![0f32; cin * cout]; POSITIONS];
+        for (pair, g) in weights.chunks_exact(9).enumerate() {
+            let (co, ci) = (pair / cin, pair % cin);
+            // G g: 6x3, then (G g) G^T: 6x6.
+            let mut gg = [[0f64; 3]; PATCH];
+            for (i, row) in gg.iter_mut().enumerate() {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = (0..3).map(|k| G[i][k] * g[k * 3 + c] as f64).sum();
+                }
+            }
+            for i in 0..PATCH {
+                for j in 0..PATCH {
+                    u[i * PATCH + j][ci * cout + co] =
+                        (0..3).map(|c| gg[i][c] * G[j][c]).sum::<f64>() as f32;
+                }
+            }
+        }
+        let (bh, bw) = blocks(&geometry);
+        let query = Query {
+            weight: WeightType::Plain(f32::datum_type()),
+            activation: f32::datum_type(),
+            accumulators: tvec!(f32::datum_type()),
+            store: None,
+            allow_extractor: false,
+            m: Some(bh * bw),
+            k: Some(cin),
+            n: Some(cout),
+        };
+        let dispatch = MmmDispatch::native();
+        let suitable = dispatch.suitable(&query);
+        let (mmm, packing, _) = suitable
+            .iter()
+            .find(|(mmm, _, pe)| {
+                cfg!(target_arch = "x86_64") && mmm.name() == X86_KERNEL && pe.is_none()
+            })
+            .cloned()
+            .or_else(|| dispatch.pick(&query))
+            .context("no f32 matrix kernel on this machine")?;
+        let (rows, columns) = &mmm.packings()[packing];
+        ensure!(
+            rows.downcast_ref::<PackedFormat>().is_some(),
+            "kernel {} does not take plain row panels",
+            mmm.name()
+        );
+        let filters = u
+            .iter()
+            .map(|u| columns.prepare_one(&tensor1(u).into_shape(&[cin, cout])?, 0, 1))
+            .collect::<TractResult<Vec<_>>>()?;
+        Ok(WinogradConv {
+            geometry,
+            mmm,
+            packing,
+            filters: Arc::new(filters),
+            bias: Arc::new(tensor1(&bias)),
+            tile_bytes: 512 << 10,
+            weights: Arc::new(weights),
+        })
+    }
+
+    fn rows_format(&self) -> &PackedFormat {
+        self.mmm.packings()[self.packing]
+            .0
+            .downcast_ref::<PackedFormat>()
+            .expect("checked in new")
+    }
+
+    /// Blocks per group: a whole number of the kernel's row panels, about `tile_bytes` of transformed input.
+    fn group_blocks(&self) -> usize {
+        let r = self.rows_format().r;
+        (self.tile_bytes / (POSITIONS * 4 * self.geometry.in_channels)).max(4 * r) / r * r
+    }
+
+    /// The input, zero-padded to whole blocks (rows and columns -pad .. 4 blocks + 4 - pad) and split by column
+    /// phase (column mod 4): [in_channels][phase][4 bh + 2][bw + 1]. Block (by, bx) reads rows 4 by .. 4 by + 6
+    /// of column bx of every phase and column bx + 1 of phases 0 and 1.
+    #[inline(always)]
+    fn padded_planes(&self, x: &[f32]) -> Vec<f32> {
+        let (h, w) = self.geometry.input;
+        let (py, px) = self.geometry.pad;
+        let (rows, cols) = plane_size(&self.geometry);
+        let mut planes = vec![0f32; self.geometry.in_channels * OUT * rows * cols];
+        let mut line = vec![0f32; OUT * cols];
+        // Padded column j is input column j - px; those inside the frame:
+        let first = px.min(OUT * cols);
+        let last = (w + px).clamp(first, OUT * cols);
+        for (ci, channel) in planes.chunks_exact_mut(OUT * rows * cols).enumerate() {
+            let [p0, p1, p2, p3] = split4(channel);
+            for pr in 0..rows {
+                let Some(iy) = pr.checked_sub(py).filter(|&iy| iy < h) else {
+                    continue;
+                };
+                let src = (ci * h + iy) * w;
+                line[first..last].copy_from_slice(&x[src..src + last - first]);
+                let at = pr * cols..(pr + 1) * cols;
+                for ((((quad, a), b), c), d) in line
+                    .chunks_exact(OUT)
+                    .zip(&mut p0[at.clone()])
+                    .zip(&mut p1[at.clone()])
+                    .zip(&mut p2[at.clone()])
+                    .zip(&mut p3[at.clone()])
+                {
+                    (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+                }
+            }
+        }
+        planes
+    }
+
+    /// `V` of channel `ci` for blocks `lo..hi` of block row `by`, written into the row panels `out` (the group's
+    /// block `out.column` is block `lo` here). Every loop runs over whole equal-length slices, so that it compiles
+    /// to vector code.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn transform_input(
+        &self,
+        planes: &[f32],
+        ci: usize,
+        by: usize,
+        lo: usize,
+        hi: usize,
+        s: &mut Scratch,
+        out: &mut PanelsAt,
+    ) {
+        let (rows, cols) = plane_size(&self.geometry);
+        let n = hi - lo;
+        let channel = &planes[ci * OUT * rows * cols..][..OUT * rows * cols];
+        // B^T d along the rows, for each column phase.
+        for (phase, t) in s.t.iter_mut().enumerate() {
+            let plane = &channel[phase * rows * cols..][..rows * cols];
+            let d: [&[f32]; PATCH] =
+                std::array::from_fn(|r| &plane[(OUT * by + r) * cols + lo..][..n + 1]);
+            for row in t.iter_mut() {
+                row.resize(n + 1, 0.0);
+            }
+            let [t0, t1, t2, t3, t4, t5] = t;
+            b_transpose_slices(d, [t0, t1, t2, t3, t4, t5].map(|t| &mut t[..]), n + 1);
+        }
+        // ... then B along the columns: block k's columns are phases 0-3 at k, then phases 0-1 at k + 1. Each run
+        // of blocks inside one row panel goes straight to its place there: block c of the group at panel c / r,
+        // row ci, lane c % r.
+        let mut k0 = 0;
+        while k0 < n {
+            let c = out.column + k0;
+            let (panel, lane) = (c / out.r, c % out.r);
+            let len = (out.r - lane).min(n - k0);
+            let at = panel * out.panel_len + ci * out.r + lane;
+            for i in 0..PATCH {
+                let [q0, q1, q2, q3] = std::array::from_fn(|p| &s.t[p][i][k0..k0 + len + 1]);
+                let columns = [q0, q1, q2, q3, &q0[1..], &q1[1..]];
+                let [v0, v1, v2, v3, v4, v5] = &mut out.panels[PATCH * i..PATCH * (i + 1)] else {
+                    unreachable!("six positions")
+                };
+                let v = [v0, v1, v2, v3, v4, v5].map(|v| &mut v[at..at + len]);
+                b_transpose_slices(columns, v, len);
+            }
+            k0 += len;
+        }
+    }
+
+    /// `A^T M A` of the products `m` (36 x [out_channels, group], block b at column b - first) for blocks
+    /// `first..first + width`, into the output.
+    #[inline(always)]
+    fn transform_output(&self, m: &[f32], group: usize, first: usize, width: usize, y: &mut [f32]) {
+        let (oh, ow) = self.geometry.output;
+        let bw = blocks(&self.geometry).1;
+        let cout = self.geometry.out_channels;
+        let plane = cout * group;
+        for by in first / bw..(first + width).div_ceil(bw) {
+            let lo = (by * bw).max(first) - by * bw;
+            let hi = ((by + 1) * bw).min(first + width) - by * bw;
+            let n = hi - lo;
+            let mut spare = vec![0f32; OUT * ow];
+            for co in 0..cout {
+                let at = co * group + by * bw + lo - first;
+                // Output rows 4 by .. 4 by + 4 (those past the frame into `spare`), from column 4 lo on.
+                let plane_out = &mut y[co * oh * ow..][..oh * ow];
+                let live = (oh - OUT * by).min(OUT);
+                let (_, below) = plane_out.split_at_mut(OUT * by * ow);
+                let mut rows: Vec<&mut [f32]> = below[..live * ow]
+                    .chunks_exact_mut(ow)
+                    .map(|r| &mut r[OUT * lo..])
+                    .collect();
+                rows.extend(
+                    spare
+                        .chunks_exact_mut(ow)
+                        .take(OUT - live)
+                        .map(|r| &mut r[OUT * lo..]),
+                );
+                // Each column j of the blocks' 6x6 products, then each row a of that: A^T M A, LANES blocks at a
+                // time; row a of each block goes to output row 4 by + a, its 4 columns side by side.
+                let mut column = [[0f32; LANES]; PATCH];
+                let mut c = [[[0f32; LANES]; OUT]; PATCH];
+                let mut y = [[0f32; LANES]; OUT];
+                for k in (0..n).step_by(LANES) {
+                    let w = (n - k).min(LANES);
+                    for (j, c) in c.iter_mut().enumerate() {
+                        for (i, lanes) in column.iter_mut().enumerate() {
+                            load(lanes, &m[(PATCH * i + j) * plane + at + k..][..w]);
+                        }
+                        a_transpose(std::array::from_fn(|i| &column[i]), c);
+                    }
+                    for (a, row) in rows.iter_mut().enumerate() {
+                        a_transpose(std::array::from_fn(|j| &c[j][a]), &mut y);
+                        let cols = (ow - OUT * (lo + k)).min(OUT * w);
+                        let dst = &mut row[OUT * k..OUT * k + cols];
+                        match <&mut [f32; OUT * LANES]>::try_from(&mut *dst) {
+                            Ok(whole) => {
+                                for (l, quad) in whole.chunks_exact_mut(OUT).enumerate() {
+                                    for (b, v) in quad.iter_mut().enumerate() {
+                                        *v = y[b][l];
+                                    }
+                                }
+                            }
+                            Err(_) => {
+                                for (col, v) in dst.iter_mut().enumerate() {
+                                    *v = y[col % OUT][col / OUT];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `V_ξ x U_ξ` (+ the bias on `BIAS_POSITION`) for the `width` blocks packed in `rows`, into `out`
+    /// ([out_channels, at least width]: blocks contiguous).
+    fn multiply(
+        &self,
+        scratch: &mut dyn ScratchSpace,
+        xi: usize,
+        rows: &dyn MMMInputValue,
+        out: &TensorView,
+    ) -> TractResult<()> {
+        let (width, cout) = (rows.mn(), self.geometry.out_channels);
+        ensure!(
+            rows.k() == self.geometry.in_channels
+                && out.shape()[0] == cout
+                && out.shape()[1] >= width,
+            "Winograd product of {width}x{} into {:?}",
+            rows.k(),
+            out.shape()
+        );
+        let matmul = FusedSpec::AddMatMul {
+            a: AsInputValue::Borrowed(rows),
+            b: AsInputValue::Borrowed(&*self.filters[xi]),
+            packing: self.packing,
+        };
+        // SAFETY: checked above: `out` covers the width x cout product (blocks along its axis 1, channels along
+        // axis 0); the filters were packed by this kernel's column packer for in x out; `rows` by its row format
+        // (`run`); the scratch space is this kernel's, which the kernel checks too.
+        unsafe {
+            ensure!(
+                self.mmm.can_use_scratch_space(scratch),
+                "scratch space of another kernel"
+            );
+            let store = FusedSpec::Store(self.mmm.c_view(Some(1), Some(0)).wrap(out));
+            if xi == BIAS_POSITION {
+                let bias = FusedSpec::BinPerCol(self.bias.view(), BinOp::Add);
+                self.mmm
+                    .run_with_scratch_space(width, cout, scratch, &[matmul, bias, store])
+            } else {
+                self.mmm
+                    .run_with_scratch_space(width, cout, scratch, &[matmul, store])
+            }
+        }
+    }
+
+    /// The transforms are plain loops the compiler vectorises: on x86-64 they are compiled a second time for
+    /// AVX-512 (the portable build targets SSE2) and that copy runs where the CPU has it. Both copies do the same
+    /// float operations in the same order on each element, so they give the same bits.
+    fn run(&self, x: &[f32]) -> TractResult<Tensor> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { self.run_avx512(x) };
+        }
+        self.run_inlined(x)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run_avx512(&self, x: &[f32]) -> TractResult<Tensor> {
+        self.run_inlined(x)
+    }
+
+    #[inline(always)]
+    fn run_inlined(&self, x: &[f32]) -> TractResult<Tensor> {
+        let g = &self.geometry;
+        let (cin, cout) = (g.in_channels, g.out_channels);
+        let (bh, bw) = blocks(g);
+        let total = bh * bw;
+        let format = self.rows_format().clone();
+        let (r, panel_len) = (format.r, format.single_panel_len(cin));
+        let group = self.group_blocks().min(total);
+        let planes = self.padded_planes(x);
+        // SAFETY: f32 has no invalid bit patterns, and the output transform writes every output element (every
+        // block row, every block, its columns inside the frame) before the tensor is returned.
+        let mut output = unsafe { Tensor::uninitialized::<f32>(&g.output_shape())? };
+        let mut plain = output.try_as_plain_ram_mut()?;
+        let y = plain.as_slice_mut::<f32>()?;
+        let mut products = Tensor::zero::<f32>(&[POSITIONS, cout, group])?;
+        // SAFETY: scratch space made by this kernel, used only by `multiply` on this kernel.
+        let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
+        let mut buffers: Vec<Option<Arc<Blob>>> = vec![None; POSITIONS];
+        let mut s = Scratch::default();
+        for first in (0..total).step_by(group) {
+            let width = group.min(total - first);
+            let panels = width.div_ceil(r);
+            let panels: Vec<&mut [f32]> = buffers
+                .iter_mut()
+                .map(|b| {
+                    let blob = reuse_or_allocate(b, panels * panel_len * 4, format.alignment_bytes);
+                    // SAFETY: the blob holds at least panels * panel_len f32s, aligned as PackedFormat asks (>= 4).
+                    unsafe {
+                        std::slice::from_raw_parts_mut(
+                            blob.as_bytes_mut().as_mut_ptr() as *mut f32,
+                            panels * panel_len,
+                        )
+                    }
+                })
+                .collect();
+            let mut out = PanelsAt {
+                panels,
+                r,
+                panel_len,
+                column: 0,
+            };
+            for ci in 0..cin {
+                for by in first / bw..(first + width).div_ceil(bw) {
+                    let lo = (by * bw).max(first) - by * bw;
+                    let hi = ((by + 1) * bw).min(first + width) - by * bw;
+                    out.column = by * bw + lo - first;
+                    self.transform_input(&planes, ci, by, lo, hi, &mut s, &mut out);
+                }
+            }
+            drop(out);
+            for (xi, buffer) in buffers.iter().enumerate() {
+                let rows = EagerPackedInput {
+                    fact: PackedExoticFact {
+                        format: Box::new(format.clone()),
+                        mn: width.to_dim(),
+                        k: cin,
+                    },
+                    packed: buffer.clone().expect("filled above"),
+                    panel_bytes: panel_len * 4,
+                    mn: width,
+                };
+                self.multiply(
+                    &mut *scratch,
+                    xi,
+                    &rows,
+                    &products.view_at_prefix_mut(&[xi])?,
+                )?;
+            }
+            let m = products.try_as_plain_ram()?;
+            self.transform_output(m.as_slice::<f32>()?, group, first, width, y);
+        }
+        Ok(output)
+    }
+}
+
+/// Block rows and columns: 4x4 output blocks, the last ones partly outside the output.
+fn blocks(g: &ConvGeometry) -> (usize, usize) {
+    (g.output.0.div_ceil(OUT), g.output.1.div_ceil(OUT))
+}
+
+/// Rows and columns of one phase plane of `padded_planes`.
+fn plane_size(g: &ConvGeometry) -> (usize, usize) {
+    let (bh, bw) = blocks(g);
+    (OUT * bh + 2, bw + 1)
+}
+
+/// A channel of `padded_planes` as its four phase planes.
+fn split4(channel: &mut [f32]) -> [&mut [f32]; OUT] {
+    let quarter = channel.len() / OUT;
+    let (a, rest) = channel.split_at_mut(quarter);
+    let (b, rest) = rest.split_at_mut(quarter);
+    let (c, d) = rest.split_at_mut(quarter);
+    [a, b, c, d]
+}
+
+/// Lanes per vectorised step of the transforms: each formula is written once, over fixed arrays of this many
+/// independent columns, a loop the compiler turns into whole vectors (over a run-time length of a few dozen it
+/// would mostly run its scalar remainder, and over the 6 or 36 terms of one block it does not vectorise at all).
+const LANES: usize = 16;
+
+type Lanes = [f32; LANES];
+
+/// `t = B^T d` for LANES independent columns d of 6 (or, on rows, `d B`).
+#[inline(always)]
+fn b_transpose(d: &[Lanes; PATCH], t: &mut [Lanes; PATCH]) {
+    for l in 0..LANES {
+        let (d0, d1, d2, d3, d4, d5) = (d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]);
+        t[0][l] = 4.0 * d0 - 5.0 * d2 + d4;
+        t[1][l] = -4.0 * (d1 + d2) + d3 + d4;
+        t[2][l] = 4.0 * (d1 - d2) - d3 + d4;
+        t[3][l] = 2.0 * (d3 - d1) - d2 + d4;
+        t[4][l] = 2.0 * (d1 - d3) - d2 + d4;
+        t[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
+    }
+}
+
+/// `y = A^T m` for LANES independent columns m of 6.
+#[inline(always)]
+fn a_transpose(m: [&Lanes; PATCH], y: &mut [Lanes; OUT]) {
+    for l in 0..LANES {
+        let (m0, m1, m2, m3, m4, m5) = (m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]);
+        y[0][l] = m0 + m1 + m2 + m3 + m4;
+        y[1][l] = m1 - m2 + 2.0 * (m3 - m4);
+        y[2][l] = m1 + m2 + 4.0 * (m3 + m4);
+        y[3][l] = m1 - m2 + 8.0 * (m3 - m4) + m5;
+    }
+}
+
+/// `outs[j][k] = (B^T (ins[0][k] .. ins[5][k]))[j]` for k < len, LANES at a time.
+#[inline(always)]
+fn b_transpose_slices(ins: [&[f32]; PATCH], mut outs: [&mut [f32]; PATCH], len: usize) {
+    let mut d = [[0f32; LANES]; PATCH];
+    let mut t = [[0f32; LANES]; PATCH];
+    for k in (0..len).step_by(LANES) {
+        let w = (len - k).min(LANES);
+        for (d, input) in d.iter_mut().zip(&ins) {
+            load(d, &input[k..k + w]);
+        }
+        b_transpose(&d, &mut t);
+        for (out, t) in outs.iter_mut().zip(&t) {
+            store(&mut out[k..k + w], t);
+        }
+    }
+}
+
+/// `lanes[..src.len()] = src`, with a fixed-size copy for a whole chunk (a run-time length calls memcpy).
+#[inline(always)]
+fn load(lanes: &mut Lanes, src: &[f32]) {
+    match <&Lanes>::try_from(src) {
+        Ok(whole) => *lanes = *whole,
+        Err(_) => lanes[..src.len()].copy_from_slice(src),
+    }
+}
+
+/// `dst = lanes[..dst.len()]`, as `load`.
+#[inline(always)]
+fn store(dst: &mut [f32], lanes: &Lanes) {
+    let w = dst.len();
+    match <&mut Lanes>::try_from(&mut *dst) {
+        Ok(whole) => *whole = *lanes,
+        Err(_) => dst.copy_from_slice(&lanes[..w]),
+    }
+}
+
+impl Op for WinogradConv {
+    fn name(&self) -> StaticName {
+        "WinogradConv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("{:?} on {}", self.geometry, self.mmm.name())])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for WinogradConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (x, expected) = (&inputs[0], self.geometry.input_shape());
+        ensure!(
+            x.shape() == expected,
+            "WinogradConv: input shape {:?}, expected {expected:?}",
+            x.shape()
+        );
+        Ok(tvec!(self
+            .run(x.try_as_plain_ram()?.as_slice::<f32>()?)?
+            .into_tvalue()))
+    }
+}
+
+impl TypedOp for WinogradConv {
+    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(f32::fact(self.geometry.output_shape())))
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::restorer::f32_conv::tests::reference;
+
+    #[test]
+    fn winograd_convolution_matches_the_definition() {
+        // Sizes of every remainder mod 4 (partial blocks), paddings 0-2, channel counts around the kernel's panel
+        // widths, and enough blocks to make several groups when `tile_bytes` is 1.
+        let cases = [
+            (24, 24, (1, 1), (34, 37)),
+            (7, 12, (1, 1), (66, 70)),
+            (13, 24, (1, 1), (17, 23)),
+            (24, 12, (1, 1), (16, 16)),
+            (5, 48, (0, 0), (9, 12)),
+            (3, 5, (2, 1), (7, 5)),
+            (17, 24, (1, 1), (3, 2)),
+        ];
+        for (cin, cout, pad, input) in cases {
+            let output = (input.0 + 2 * pad.0 - 2, input.1 + 2 * pad.1 - 2);
+            let g = ConvGeometry {
+                in_channels: cin,
+                out_channels: cout,
+                kernel: (3, 3),
+                stride: (1, 1),
+                pad,
+                input,
+                output,
+            };
+            let w: Vec<f32> = (0..cout * cin * 9)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 400.0)
+                .collect();
+            let b: Vec<f32> = (0..cout).map(|c| c as f32 * 0.01 - 0.1).collect();
+            let x: Vec<f32> = (0..cin * input.0 * input.1)
+                .map(|i| (i * 53 % 97) as f32 / 97.0)
+                .collect();
+            let expected = reference(&g, &w, &b, &x);
+            for tile_bytes in [1 << 30, 1] {
+                let mut op = WinogradConv::new(g.clone(), w.clone(), b.clone()).unwrap();
+                op.tile_bytes = tile_bytes;
+                let got = op.run(&x).unwrap();
+                let got = got
+                    .try_as_plain_ram()
+                    .unwrap()
+                    .as_slice::<f32>()
+                    .unwrap()
+                    .to_vec();
+                assert_eq!(got.len(), expected.len());
+                let worst = got
+                    .iter()
+                    .zip(&expected)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    worst < 1e-5,
+                    "cin {cin} cout {cout} pad {pad:?} input {input:?} tile {tile_bytes}: off by {worst}"
+                );
+            }
+        }
+    }
+}
