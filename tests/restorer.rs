@@ -25,17 +25,18 @@ fn int8_model_matches_onnxruntime() {
 fn every_quantized_convolution_and_sum_runs_in_integers() {
     // If an export change broke the QDQ pattern the rewrite looks for, tract would silently fall back to float
     // convolutions between quantize/dequantize passes, 2-3x slower (README, Speed): catch it here.
-    // (model, integer convolutions, integer sums, Winograd float convolutions, tiled float convolutions). Of the
+    // (model, integer convolutions, integer sums, Winograd float convolutions, tiled float convolutions, ReLUs
+    // and residual sums folded into float convolutions). Of the
     // float models' ten 3x3 convolutions the eight at stride 1 run by Winograd and the two stride-2 ones tiled
     // (their two 1x1 ones stay with tract's matrix product); the inpainter's int8 file keeps its stem
     // convolution in float (models/inpaint.md): it runs as the one Winograd float convolution.
     let expected = [
-        ("deblur-int8", 12, 9, 0, 0),
-        ("inpaint-int8", 11, 9, 1, 0),
-        ("deblur-f32", 0, 0, 8, 2),
-        ("inpaint-f32", 0, 0, 8, 2),
+        ("deblur-int8", 12, 9, 0, 0, 0, 0),
+        ("inpaint-int8", 11, 9, 1, 0, 1, 0),
+        ("deblur-f32", 0, 0, 8, 2, 9, 6),
+        ("inpaint-f32", 0, 0, 8, 2, 9, 6),
     ];
-    for (model, convs, adds, winograd_convs, float_convs) in expected {
+    for (model, convs, adds, winograd_convs, float_convs, relus, residuals) in expected {
         let mut r = restorer(model);
         let c = r.info.in_channels;
         let x = coldframe::planar::Planar::new(64, 48, c, vec![0.5; 64 * 48 * c]).unwrap();
@@ -53,6 +54,12 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
         );
         // The decoder's three pixel shuffles, each one pass instead of tract's two transposes.
         assert_eq!(done.pixel_shuffles, 3, "{model}: {done:?}");
+        // Every float 3x3 convolution's ReLU, and the six residual sums after the stride-1 ones, folded in.
+        assert_eq!(
+            (done.fused_relus, done.fused_residuals),
+            (relus, residuals),
+            "{model}: {done:?}"
+        );
     }
 }
 

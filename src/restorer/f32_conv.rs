@@ -23,6 +23,8 @@ pub struct F32Conv {
     pub tile_bytes: usize,
     /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer).
     pub direct_pack: bool,
+    /// A ReLU folded in from the graph (done as the product is copied out).
+    pub relu: bool,
     /// As given, for comparing two ops (the packed copy is the kernel's business).
     weights: Arc<Vec<f32>>,
     bias: Arc<Vec<f32>>,
@@ -45,6 +47,7 @@ impl PartialEq for F32Conv {
             && self.bias == other.bias
             && self.weights == other.weights
             && self.matmul.mmm.name() == other.matmul.mmm.name()
+            && self.relu == other.relu
     }
 }
 impl Eq for F32Conv {}
@@ -63,6 +66,7 @@ impl F32Conv {
             matmul,
             tile_bytes: 512 << 10,
             direct_pack: true,
+            relu: false,
             weights: Arc::new(weights),
             bias: Arc::new(bias),
         })
@@ -170,7 +174,14 @@ impl F32Conv {
                 let acc = acc.as_slice::<f32>()?;
                 let width = acc.len() / g.out_channels;
                 for (c, accs) in acc.chunks_exact(width).enumerate() {
-                    y[c * n + start..][..width].copy_from_slice(accs);
+                    let out = &mut y[c * n + start..][..width];
+                    if self.relu {
+                        for (o, a) in out.iter_mut().zip(accs) {
+                            *o = a.max(0.0);
+                        }
+                    } else {
+                        out.copy_from_slice(accs);
+                    }
                 }
                 Ok(())
             },
@@ -301,12 +312,21 @@ pub(crate) mod tests {
                 .map(|i| (i * 53 % 97) as f32 / 97.0)
                 .collect();
             let expected = reference(&g, &w, &b, &x);
-            for (direct_pack, tile_bytes) in
-                [(true, 1 << 30), (false, 1 << 30), (true, 1), (false, 1)]
-            {
+            for (direct_pack, tile_bytes, relu) in [
+                (true, 1 << 30, false),
+                (false, 1 << 30, false),
+                (true, 1, false),
+                (false, 1, true),
+            ] {
                 let mut op = F32Conv::new(g.clone(), w.clone(), b.clone()).unwrap();
                 op.tile_bytes = tile_bytes;
                 op.direct_pack = direct_pack;
+                op.relu = relu;
+                let expected: Vec<f32> = if relu {
+                    expected.iter().map(|v| v.max(0.0)).collect()
+                } else {
+                    expected.clone()
+                };
                 let got = op.run(&x).unwrap();
                 let got = got
                     .try_as_plain_ram()

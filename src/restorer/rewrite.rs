@@ -22,7 +22,7 @@ use tract_core::ops::binary::TypedBinOp;
 use tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_core::ops::einsum::EinSum;
 use tract_core::ops::element_wise::ElementWiseOp;
-use tract_core::ops::math::Add;
+use tract_core::ops::math::{Add, Max};
 use tract_core::ops::nn::DataFormat;
 use tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearU8};
 
@@ -31,7 +31,7 @@ use super::depth_to_space::{depth_to_space2, DepthToSpace2};
 use super::f32_conv::F32Conv;
 use super::int8_add::{Int8Add, QuantParams, QuantizeU8};
 use super::int8_conv::{Int8Conv, QuantizedConv};
-use super::winograd_conv::WinogradConv;
+use super::winograd_conv::{Epilogue, WinogradConv};
 
 /// What the rewrite changed in one model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +43,9 @@ pub struct Rewritten {
     pub pixel_shuffles: usize,
     pub winograd_convs: usize,
     pub f32_convs: usize,
+    /// ReLUs, and residual sums after them, folded into the float convolution before them.
+    pub fused_relus: usize,
+    pub fused_residuals: usize,
 }
 
 /// A pattern: the patch that rewrites the subgraph at node `id`, if it matches there.
@@ -50,10 +53,10 @@ type Pattern = fn(&TypedModel, usize) -> TractResult<Option<TypedModelPatch>>;
 /// The counter a pattern's rewrites add to.
 type Counter = fn(&mut Rewritten) -> &mut usize;
 
-/// The patterns in two passes: the float convolutions are only looked at once no int8 pattern or clean-up is
-/// left (an int8 file's quantized convolutions must become `Int8Conv`, not `F32Conv`). Within a pass, nodes in
-/// evaluation order, each trying the patterns in this order.
-const PASSES: [&[(Pattern, Counter)]; 2] = [
+/// The patterns in passes: the float convolutions are only looked at once no int8 pattern or clean-up is left
+/// (an int8 file's quantized convolutions must become `Int8Conv`, not `F32Conv`), and what follows them once
+/// they are ours. Within a pass, nodes in evaluation order, each trying the patterns in this order.
+const PASSES: [&[(Pattern, Counter)]; 3] = [
     &[
         (int8_conv_patch, |r| &mut r.int8_convs),
         (int8_add_patch, |r| &mut r.int8_adds),
@@ -64,6 +67,10 @@ const PASSES: [&[(Pattern, Counter)]; 2] = [
     &[
         (winograd_conv_patch, |r| &mut r.winograd_convs),
         (f32_conv_patch, |r| &mut r.f32_convs),
+    ],
+    &[
+        (relu_patch, |r| &mut r.fused_relus),
+        (residual_patch, |r| &mut r.fused_residuals),
     ],
 ];
 
@@ -430,6 +437,93 @@ fn conv_patch(
     let y = patch.wire_node(name, op, &[x])?[0];
     patch.shunt_outside(model, OutletId::new(id, 0), y)?;
     Ok(Some(patch))
+}
+
+/// The float convolution node (ours) whose output is `outlet` and goes nowhere else.
+fn sole_float_conv(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
+    let node = model.node(outlet.node);
+    let ours = node.op_is::<WinogradConv>() || node.op_is::<F32Conv>();
+    (ours && node.outputs[0].successors.len() == 1).then_some(node)
+}
+
+/// Max(conv, 0) becomes the convolution with a ReLU.
+fn relu_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let is_max = node
+        .op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.is::<Max>());
+    if !is_max || node.inputs.len() != 2 {
+        return Ok(None);
+    }
+    for (c, z) in [(0, 1), (1, 0)] {
+        let Some(conv) = sole_float_conv(model, node.inputs[c]) else {
+            continue;
+        };
+        let zero = konst(model, node.inputs[z])?
+            .is_some_and(|k| k.len() == 1 && k.cast_to_scalar::<f32>().is_ok_and(|v| v == 0.0));
+        // The Max must not broadcast the convolution's output to another shape.
+        if !zero
+            || model.outlet_fact(OutletId::new(id, 0))?.shape
+                != model.outlet_fact(node.inputs[c])?.shape
+        {
+            continue;
+        }
+        let fused: Box<dyn TypedOp> = if let Some(op) = conv.op_as::<WinogradConv>() {
+            match op.with_epilogue(Epilogue::Relu) {
+                Some(op) => Box::new(op),
+                None => continue,
+            }
+        } else if let Some(op) = conv.op_as::<F32Conv>().filter(|op| !op.relu) {
+            let mut op = op.clone();
+            op.relu = true;
+            Box::new(op)
+        } else {
+            continue;
+        };
+        return replace_conv(model, conv, fused, id).map(Some);
+    }
+    Ok(None)
+}
+
+/// Add(relu(conv(x)), x) becomes the convolution with the sum.
+fn residual_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let is_add = node
+        .op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.is::<Add>());
+    if !is_add || node.inputs.len() != 2 {
+        return Ok(None);
+    }
+    for (c, x) in [(0, 1), (1, 0)] {
+        let Some(conv) = sole_float_conv(model, node.inputs[c]) else {
+            continue;
+        };
+        let Some(op) = conv.op_as::<WinogradConv>() else {
+            continue;
+        };
+        if conv.inputs[0] != node.inputs[x] {
+            continue;
+        }
+        let Some(fused) = op.with_epilogue(Epilogue::ReluPlusInput) else {
+            continue;
+        };
+        return replace_conv(model, conv, Box::new(fused), id).map(Some);
+    }
+    Ok(None)
+}
+
+/// The patch that runs `fused` on `conv`'s input in place of `conv` and the node `last` after it.
+fn replace_conv(
+    model: &TypedModel,
+    conv: &TypedNode,
+    fused: Box<dyn TypedOp>,
+    last: usize,
+) -> TractResult<TypedModelPatch> {
+    let mut patch = TypedModelPatch::new(format!("fuse into {}", conv.name));
+    let x = patch.tap_model(model, conv.inputs[0])?;
+    let y = patch.wire_node(&conv.name, fused, &[x])?[0];
+    patch.shunt_outside(model, OutletId::new(last, 0), y)?;
+    Ok(patch)
 }
 
 fn identity_u8_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {

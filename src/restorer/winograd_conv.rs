@@ -63,8 +63,21 @@ pub struct WinogradConv {
     bias: Arc<Tensor>,
     /// Transformed-input bytes per group of blocks (tests shrink it to cross group edges).
     pub tile_bytes: usize,
+    /// What follows the convolution in the graph, done as each output row is written.
+    pub epilogue: Epilogue,
     /// As given, for comparing two ops.
     weights: Arc<Vec<f32>>,
+}
+
+/// The element-wise ops after a convolution that the rewrite folds into it: the network's `relu(conv(x))` and
+/// its residual blocks' `relu(conv(x)) + x` (tract would make a pass over the output for each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Epilogue {
+    #[default]
+    None,
+    Relu,
+    /// ReLU, then the convolution's own input added (same shape in and out).
+    ReluPlusInput,
 }
 
 impl fmt::Debug for WinogradConv {
@@ -79,6 +92,7 @@ impl PartialEq for WinogradConv {
             && self.bias == other.bias
             && self.weights == other.weights
             && self.mmm.name() == other.mmm.name()
+            && self.epilogue == other.epilogue
     }
 }
 impl Eq for WinogradConv {}
@@ -175,7 +189,25 @@ impl WinogradConv {
             filters: Arc::new(filters),
             bias: Arc::new(tensor1(&bias)),
             tile_bytes: 512 << 10,
+            epilogue: Epilogue::None,
             weights: Arc::new(weights),
+        })
+    }
+
+    /// This convolution followed by `epilogue`, if it can do that: a ReLU after none, the residual sum after
+    /// the ReLU where the output has the input's shape.
+    pub fn with_epilogue(&self, epilogue: Epilogue) -> Option<WinogradConv> {
+        let g = &self.geometry;
+        let fits = match (self.epilogue, epilogue) {
+            (Epilogue::None, Epilogue::Relu) => true,
+            (Epilogue::Relu, Epilogue::ReluPlusInput) => {
+                g.in_channels == g.out_channels && g.input == g.output
+            }
+            _ => false,
+        };
+        fits.then(|| WinogradConv {
+            epilogue,
+            ..self.clone()
         })
     }
 
@@ -282,7 +314,16 @@ impl WinogradConv {
     /// `A^T M A` of the products `m` (36 x [out_channels, group], block b at column b - first) for blocks
     /// `first..first + width`, into the output.
     #[inline(always)]
-    fn transform_output(&self, m: &[f32], group: usize, first: usize, width: usize, y: &mut [f32]) {
+    #[allow(clippy::too_many_arguments)]
+    fn transform_output(
+        &self,
+        m: &[f32],
+        group: usize,
+        first: usize,
+        width: usize,
+        x: &[f32],
+        y: &mut [f32],
+    ) {
         let (oh, ow) = self.geometry.output;
         let bw = blocks(&self.geometry).1;
         let cout = self.geometry.out_channels;
@@ -322,6 +363,7 @@ impl WinogradConv {
                         a_transpose(std::array::from_fn(|i| &column[i]), c);
                     }
                     for (a, row) in rows.iter_mut().enumerate() {
+                        let oy = OUT * by + a;
                         a_transpose(std::array::from_fn(|j| &c[j][a]), &mut y);
                         let cols = (ow - OUT * (lo + k)).min(OUT * w);
                         let dst = &mut row[OUT * k..OUT * k + cols];
@@ -338,6 +380,18 @@ impl WinogradConv {
                                     *v = y[col % OUT][col / OUT];
                                 }
                             }
+                        }
+                        match self.epilogue {
+                            Epilogue::None => {}
+                            Epilogue::Relu => dst.iter_mut().for_each(|v| *v = v.max(0.0)),
+                            // Rows past the frame are discarded: no input there to add.
+                            Epilogue::ReluPlusInput if oy < oh => {
+                                let skip = &x[(co * oh + oy) * ow + OUT * (lo + k)..][..cols];
+                                for (v, s) in dst.iter_mut().zip(skip) {
+                                    *v = v.max(0.0) + s;
+                                }
+                            }
+                            Epilogue::ReluPlusInput => {}
                         }
                     }
                 }
@@ -476,7 +530,7 @@ impl WinogradConv {
                 )?;
             }
             let m = products.try_as_plain_ram()?;
-            self.transform_output(m.as_slice::<f32>()?, group, first, width, y);
+            self.transform_output(m.as_slice::<f32>()?, group, first, width, x, y);
         }
         Ok(output)
     }
@@ -644,9 +698,28 @@ mod tests {
                 .map(|i| (i * 53 % 97) as f32 / 97.0)
                 .collect();
             let expected = reference(&g, &w, &b, &x);
-            for tile_bytes in [1 << 30, 1] {
+            let residual = cin == cout && pad == (1, 1);
+            for (tile_bytes, epilogue) in [
+                (1 << 30, Epilogue::None),
+                (1, Epilogue::None),
+                (1, Epilogue::Relu),
+                (1 << 30, Epilogue::ReluPlusInput),
+            ] {
+                if epilogue == Epilogue::ReluPlusInput && !residual {
+                    continue;
+                }
                 let mut op = WinogradConv::new(g.clone(), w.clone(), b.clone()).unwrap();
                 op.tile_bytes = tile_bytes;
+                op.epilogue = epilogue;
+                let expected: Vec<f32> = match epilogue {
+                    Epilogue::None => expected.clone(),
+                    Epilogue::Relu => expected.iter().map(|v| v.max(0.0)).collect(),
+                    Epilogue::ReluPlusInput => expected
+                        .iter()
+                        .zip(&x)
+                        .map(|(v, x)| v.max(0.0) + x)
+                        .collect(),
+                };
                 let got = op.run(&x).unwrap();
                 let got = got
                     .try_as_plain_ram()
@@ -662,7 +735,7 @@ mod tests {
                     .fold(0f32, f32::max);
                 assert!(
                     worst < 1e-5,
-                    "cin {cin} cout {cout} pad {pad:?} input {input:?} tile {tile_bytes}: off by {worst}"
+                    "cin {cin} cout {cout} pad {pad:?} input {input:?} tile {tile_bytes} {epilogue:?}: off by {worst}"
                 );
             }
         }
