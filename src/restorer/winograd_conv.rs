@@ -109,8 +109,11 @@ struct PanelsAt<'a> {
 /// Per-call buffers of the transforms, reused across block rows.
 #[derive(Default)]
 struct Scratch {
-    /// `B^T d` along the rows, for each of the 4 column phases (column mod 4) of a block row; the output
-    /// transform's `A^T M` rows in `t[0]`.
+    /// One padded input row of a block row's patches.
+    line: Vec<f32>,
+    /// The 6 patch rows of a block row, by column phase (column mod 4).
+    phases: [[Vec<f32>; PATCH]; OUT],
+    /// `B^T d` along the rows, for each column phase.
     t: [[Vec<f32>; PATCH]; OUT],
 }
 
@@ -224,42 +227,6 @@ impl WinogradConv {
         (self.tile_bytes / (POSITIONS * 4 * self.geometry.in_channels)).max(4 * r) / r * r
     }
 
-    /// The input, zero-padded to whole blocks (rows and columns -pad .. 4 blocks + 4 - pad) and split by column
-    /// phase (column mod 4): [in_channels][phase][4 bh + 2][bw + 1]. Block (by, bx) reads rows 4 by .. 4 by + 6
-    /// of column bx of every phase and column bx + 1 of phases 0 and 1.
-    #[inline(always)]
-    fn padded_planes(&self, x: &[f32]) -> Vec<f32> {
-        let (h, w) = self.geometry.input;
-        let (py, px) = self.geometry.pad;
-        let (rows, cols) = plane_size(&self.geometry);
-        let mut planes = vec![0f32; self.geometry.in_channels * OUT * rows * cols];
-        let mut line = vec![0f32; OUT * cols];
-        // Padded column j is input column j - px; those inside the frame:
-        let first = px.min(OUT * cols);
-        let last = (w + px).clamp(first, OUT * cols);
-        for (ci, channel) in planes.chunks_exact_mut(OUT * rows * cols).enumerate() {
-            let [p0, p1, p2, p3] = split4(channel);
-            for pr in 0..rows {
-                let Some(iy) = pr.checked_sub(py).filter(|&iy| iy < h) else {
-                    continue;
-                };
-                let src = (ci * h + iy) * w;
-                line[first..last].copy_from_slice(&x[src..src + last - first]);
-                let at = pr * cols..(pr + 1) * cols;
-                for ((((quad, a), b), c), d) in line
-                    .chunks_exact(OUT)
-                    .zip(&mut p0[at.clone()])
-                    .zip(&mut p1[at.clone()])
-                    .zip(&mut p2[at.clone()])
-                    .zip(&mut p3[at.clone()])
-                {
-                    (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
-                }
-            }
-        }
-        planes
-    }
-
     /// `V` of channel `ci` for blocks `lo..hi` of block row `by`, written into the row panels `out` (the group's
     /// block `out.column` is block `lo` here). Every loop runs over whole equal-length slices, so that it compiles
     /// to vector code.
@@ -267,7 +234,7 @@ impl WinogradConv {
     #[inline(always)]
     fn transform_input(
         &self,
-        planes: &[f32],
+        x: &[f32],
         ci: usize,
         by: usize,
         lo: usize,
@@ -275,19 +242,55 @@ impl WinogradConv {
         s: &mut Scratch,
         out: &mut PanelsAt,
     ) {
-        let (rows, cols) = plane_size(&self.geometry);
+        let (h, w) = self.geometry.input;
+        let (py, px) = self.geometry.pad;
         let n = hi - lo;
-        let channel = &planes[ci * OUT * rows * cols..][..OUT * rows * cols];
+        // The patch rows 4 by .. 4 by + 6 (padded coordinates: input row and column minus the padding; zero
+        // outside the frame) over columns 4 lo .. 4 hi + 4, split by column phase (column mod 4): block k reads
+        // phases 0-3 at k and phases 0-1 at k + 1.
+        let span = OUT * (n + 1);
+        let first = px.saturating_sub(OUT * lo).min(span);
+        let last = (w + px).saturating_sub(OUT * lo).clamp(first, span);
+        s.line.resize(span, 0.0);
+        for r in 0..PATCH {
+            let line = &mut s.line[..span];
+            match (OUT * by + r).checked_sub(py).filter(|&iy| iy < h) {
+                Some(iy) => {
+                    let src = (ci * h + iy) * w + OUT * lo + first - px;
+                    line[..first].fill(0.0);
+                    line[first..last].copy_from_slice(&x[src..src + last - first]);
+                    line[last..].fill(0.0);
+                }
+                None => line.fill(0.0),
+            }
+            let [p0, p1, p2, p3] = &mut s.phases;
+            let rows = [&mut p0[r], &mut p1[r], &mut p2[r], &mut p3[r]];
+            for row in rows {
+                row.resize(n + 1, 0.0);
+            }
+            let (a, b) = (&mut p0[r][..n + 1], &mut p1[r][..n + 1]);
+            let (c, d) = (&mut p2[r][..n + 1], &mut p3[r][..n + 1]);
+            for ((((quad, a), b), c), d) in line.chunks_exact(OUT).zip(a).zip(b).zip(c).zip(d) {
+                (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+            }
+        }
         // B^T d along the rows, for each column phase.
         for (phase, t) in s.t.iter_mut().enumerate() {
-            let plane = &channel[phase * rows * cols..][..rows * cols];
-            let d: [&[f32]; PATCH] =
-                std::array::from_fn(|r| &plane[(OUT * by + r) * cols + lo..][..n + 1]);
+            let rows = &s.phases[phase];
+            let d: [&[f32]; PATCH] = six(|r| &rows[r][..n + 1]);
             for row in t.iter_mut() {
                 row.resize(n + 1, 0.0);
             }
             let [t0, t1, t2, t3, t4, t5] = t;
-            b_transpose_slices(d, [t0, t1, t2, t3, t4, t5].map(|t| &mut t[..]), n + 1);
+            let t = [
+                &mut t0[..],
+                &mut t1[..],
+                &mut t2[..],
+                &mut t3[..],
+                &mut t4[..],
+                &mut t5[..],
+            ];
+            b_transpose_slices(d, t, n + 1);
         }
         // ... then B along the columns: block k's columns are phases 0-3 at k, then phases 0-1 at k + 1. Each run
         // of blocks inside one row panel goes straight to its place there: block c of the group at panel c / r,
@@ -299,12 +302,20 @@ impl WinogradConv {
             let len = (out.r - lane).min(n - k0);
             let at = panel * out.panel_len + ci * out.r + lane;
             for i in 0..PATCH {
-                let [q0, q1, q2, q3] = std::array::from_fn(|p| &s.t[p][i][k0..k0 + len + 1]);
+                let q = |p: usize| &s.t[p][i][k0..k0 + len + 1];
+                let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
                 let columns = [q0, q1, q2, q3, &q0[1..], &q1[1..]];
                 let [v0, v1, v2, v3, v4, v5] = &mut out.panels[PATCH * i..PATCH * (i + 1)] else {
                     unreachable!("six positions")
                 };
-                let v = [v0, v1, v2, v3, v4, v5].map(|v| &mut v[at..at + len]);
+                let v = [
+                    &mut v0[at..at + len],
+                    &mut v1[at..at + len],
+                    &mut v2[at..at + len],
+                    &mut v3[at..at + len],
+                    &mut v4[at..at + len],
+                    &mut v5[at..at + len],
+                ];
                 b_transpose_slices(columns, v, len);
             }
             k0 += len;
@@ -360,11 +371,11 @@ impl WinogradConv {
                         for (i, lanes) in column.iter_mut().enumerate() {
                             load(lanes, &m[(PATCH * i + j) * plane + at + k..][..w]);
                         }
-                        a_transpose(std::array::from_fn(|i| &column[i]), c);
+                        a_transpose(six(|i| &column[i]), c);
                     }
                     for (a, row) in rows.iter_mut().enumerate() {
                         let oy = OUT * by + a;
-                        a_transpose(std::array::from_fn(|j| &c[j][a]), &mut y);
+                        a_transpose(six(|j| &c[j][a]), &mut y);
                         let cols = (ow - OUT * (lo + k)).min(OUT * w);
                         let dst = &mut row[OUT * k..OUT * k + cols];
                         match <&mut [f32; OUT * LANES]>::try_from(&mut *dst) {
@@ -469,7 +480,6 @@ impl WinogradConv {
         let format = self.rows_format().clone();
         let (r, panel_len) = (format.r, format.single_panel_len(cin));
         let group = self.group_blocks().min(total);
-        let planes = self.padded_planes(x);
         // SAFETY: f32 has no invalid bit patterns, and the output transform writes every output element (every
         // block row, every block, its columns inside the frame) before the tensor is returned.
         let mut output = unsafe { Tensor::uninitialized::<f32>(&g.output_shape())? };
@@ -507,7 +517,7 @@ impl WinogradConv {
                     let lo = (by * bw).max(first) - by * bw;
                     let hi = ((by + 1) * bw).min(first + width) - by * bw;
                     out.column = by * bw + lo - first;
-                    self.transform_input(&planes, ci, by, lo, hi, &mut s, &mut out);
+                    self.transform_input(x, ci, by, lo, hi, &mut s, &mut out);
                 }
             }
             drop(out);
@@ -541,21 +551,6 @@ fn blocks(g: &ConvGeometry) -> (usize, usize) {
     (g.output.0.div_ceil(OUT), g.output.1.div_ceil(OUT))
 }
 
-/// Rows and columns of one phase plane of `padded_planes`.
-fn plane_size(g: &ConvGeometry) -> (usize, usize) {
-    let (bh, bw) = blocks(g);
-    (OUT * bh + 2, bw + 1)
-}
-
-/// A channel of `padded_planes` as its four phase planes.
-fn split4(channel: &mut [f32]) -> [&mut [f32]; OUT] {
-    let quarter = channel.len() / OUT;
-    let (a, rest) = channel.split_at_mut(quarter);
-    let (b, rest) = rest.split_at_mut(quarter);
-    let (c, d) = rest.split_at_mut(quarter);
-    [a, b, c, d]
-}
-
 /// Lanes per vectorised step of the transforms: each formula is written once, over fixed arrays of this many
 /// independent columns, a loop the compiler turns into whole vectors (over a run-time length of a few dozen it
 /// would mostly run its scalar remainder, and over the 6 or 36 terms of one block it does not vectorise at all).
@@ -565,16 +560,23 @@ type Lanes = [f32; LANES];
 
 /// `t = B^T d` for LANES independent columns d of 6 (or, on rows, `d B`).
 #[inline(always)]
-fn b_transpose(d: &[Lanes; PATCH], t: &mut [Lanes; PATCH]) {
+fn b_transpose(d: [&Lanes; PATCH], t: [&mut Lanes; PATCH]) {
+    let [t0, t1, t2, t3, t4, t5] = t;
     for l in 0..LANES {
         let (d0, d1, d2, d3, d4, d5) = (d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]);
-        t[0][l] = 4.0 * d0 - 5.0 * d2 + d4;
-        t[1][l] = -4.0 * (d1 + d2) + d3 + d4;
-        t[2][l] = 4.0 * (d1 - d2) - d3 + d4;
-        t[3][l] = 2.0 * (d3 - d1) - d2 + d4;
-        t[4][l] = 2.0 * (d1 - d3) - d2 + d4;
-        t[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
+        t0[l] = 4.0 * d0 - 5.0 * d2 + d4;
+        t1[l] = -4.0 * (d1 + d2) + d3 + d4;
+        t2[l] = 4.0 * (d1 - d2) - d3 + d4;
+        t3[l] = 2.0 * (d3 - d1) - d2 + d4;
+        t4[l] = 2.0 * (d1 - d3) - d2 + d4;
+        t5[l] = 4.0 * d1 - 5.0 * d3 + d5;
     }
+}
+
+/// `[f(0), .., f(5)]`, spelt out: `std::array::from_fn` and `map` were left as calls in the hot loops.
+#[inline(always)]
+fn six<T>(mut f: impl FnMut(usize) -> T) -> [T; PATCH] {
+    [f(0), f(1), f(2), f(3), f(4), f(5)]
 }
 
 /// `y = A^T m` for LANES independent columns m of 6.
@@ -589,19 +591,35 @@ fn a_transpose(m: [&Lanes; PATCH], y: &mut [Lanes; OUT]) {
     }
 }
 
-/// `outs[j][k] = (B^T (ins[0][k] .. ins[5][k]))[j]` for k < len, LANES at a time.
+/// `outs[j][k] = (B^T (ins[0][k] .. ins[5][k]))[j]` for k < len, LANES at a time (the last chunk through
+/// local copies).
 #[inline(always)]
 fn b_transpose_slices(ins: [&[f32]; PATCH], mut outs: [&mut [f32]; PATCH], len: usize) {
-    let mut d = [[0f32; LANES]; PATCH];
-    let mut t = [[0f32; LANES]; PATCH];
-    for k in (0..len).step_by(LANES) {
-        let w = (len - k).min(LANES);
+    let whole = len / LANES * LANES;
+    for k in (0..whole).step_by(LANES) {
+        let d = six(|i| <&Lanes>::try_from(&ins[i][k..k + LANES]).expect("LANES long"));
+        let [o0, o1, o2, o3, o4, o5] = &mut outs;
+        let t: [&mut Lanes; PATCH] = [
+            (&mut o0[k..k + LANES]).try_into().expect("LANES long"),
+            (&mut o1[k..k + LANES]).try_into().expect("LANES long"),
+            (&mut o2[k..k + LANES]).try_into().expect("LANES long"),
+            (&mut o3[k..k + LANES]).try_into().expect("LANES long"),
+            (&mut o4[k..k + LANES]).try_into().expect("LANES long"),
+            (&mut o5[k..k + LANES]).try_into().expect("LANES long"),
+        ];
+        b_transpose(d, t);
+    }
+    if whole < len {
+        let w = len - whole;
+        let mut d = [[0f32; LANES]; PATCH];
+        let mut t = [[0f32; LANES]; PATCH];
         for (d, input) in d.iter_mut().zip(&ins) {
-            load(d, &input[k..k + w]);
+            d[..w].copy_from_slice(&input[whole..len]);
         }
-        b_transpose(&d, &mut t);
+        let [t0, t1, t2, t3, t4, t5] = &mut t;
+        b_transpose(six(|i| &d[i]), [t0, t1, t2, t3, t4, t5]);
         for (out, t) in outs.iter_mut().zip(&t) {
-            store(&mut out[k..k + w], t);
+            out[whole..len].copy_from_slice(&t[..w]);
         }
     }
 }
@@ -612,16 +630,6 @@ fn load(lanes: &mut Lanes, src: &[f32]) {
     match <&Lanes>::try_from(src) {
         Ok(whole) => *lanes = *whole,
         Err(_) => lanes[..src.len()].copy_from_slice(src),
-    }
-}
-
-/// `dst = lanes[..dst.len()]`, as `load`.
-#[inline(always)]
-fn store(dst: &mut [f32], lanes: &Lanes) {
-    let w = dst.len();
-    match <&mut Lanes>::try_from(&mut *dst) {
-        Ok(whole) => *whole = *lanes,
-        Err(_) => dst.copy_from_slice(&lanes[..w]),
     }
 }
 
