@@ -554,7 +554,9 @@ fn blocks(g: &ConvGeometry) -> (usize, usize) {
 /// Lanes per vectorised step of the transforms: each formula is written once, over fixed arrays of this many
 /// independent columns, a loop the compiler turns into whole vectors (over a run-time length of a few dozen it
 /// would mostly run its scalar remainder, and over the 6 or 36 terms of one block it does not vectorise at all).
-const LANES: usize = 16;
+/// One AVX-512 vector on x86-64; two NEON vectors on ARM, where the unrolled code counts against the size budget.
+/// Any value gives the same bits: each lane's sums are the same.
+const LANES: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
 
 type Lanes = [f32; LANES];
 
@@ -593,33 +595,45 @@ fn a_transpose(m: [&Lanes; PATCH], y: &mut [Lanes; OUT]) {
 
 /// `outs[j][k] = (B^T (ins[0][k] .. ins[5][k]))[j]` for k < len, LANES at a time (the last chunk through
 /// local copies).
-#[inline(always)]
+// Inlined on x86-64 into the AVX-512 copy of the op; elsewhere one copy serves both call sites (size budget).
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn b_transpose_slices(ins: [&[f32]; PATCH], mut outs: [&mut [f32]; PATCH], len: usize) {
-    let whole = len / LANES * LANES;
-    for k in (0..whole).step_by(LANES) {
-        let d = six(|i| <&Lanes>::try_from(&ins[i][k..k + LANES]).expect("LANES long"));
-        let [o0, o1, o2, o3, o4, o5] = &mut outs;
-        let t: [&mut Lanes; PATCH] = [
-            (&mut o0[k..k + LANES]).try_into().expect("LANES long"),
-            (&mut o1[k..k + LANES]).try_into().expect("LANES long"),
-            (&mut o2[k..k + LANES]).try_into().expect("LANES long"),
-            (&mut o3[k..k + LANES]).try_into().expect("LANES long"),
-            (&mut o4[k..k + LANES]).try_into().expect("LANES long"),
-            (&mut o5[k..k + LANES]).try_into().expect("LANES long"),
-        ];
-        b_transpose(d, t);
-    }
-    if whole < len {
-        let w = len - whole;
-        let mut d = [[0f32; LANES]; PATCH];
-        let mut t = [[0f32; LANES]; PATCH];
-        for (d, input) in d.iter_mut().zip(&ins) {
-            d[..w].copy_from_slice(&input[whole..len]);
+    // One call of the formula for whole and partial chunks alike (the code is inlined, and on ARM every copy
+    // counts against the binary's size budget): a partial chunk goes through local arrays.
+    let mut d_part = [[0f32; LANES]; PATCH];
+    let mut t_part = [[0f32; LANES]; PATCH];
+    for k in (0..len).step_by(LANES) {
+        let w = (len - k).min(LANES);
+        let partial = w < LANES;
+        if partial {
+            for (d, input) in d_part.iter_mut().zip(&ins) {
+                d[..w].copy_from_slice(&input[k..len]);
+            }
         }
-        let [t0, t1, t2, t3, t4, t5] = &mut t;
-        b_transpose(six(|i| &d[i]), [t0, t1, t2, t3, t4, t5]);
-        for (out, t) in outs.iter_mut().zip(&t) {
-            out[whole..len].copy_from_slice(&t[..w]);
+        let d: [&Lanes; PATCH] = if partial {
+            six(|i| &d_part[i])
+        } else {
+            six(|i| <&Lanes>::try_from(&ins[i][k..k + LANES]).expect("LANES long"))
+        };
+        let t: [&mut Lanes; PATCH] = if partial {
+            let [t0, t1, t2, t3, t4, t5] = &mut t_part;
+            [t0, t1, t2, t3, t4, t5]
+        } else {
+            let [o0, o1, o2, o3, o4, o5] = &mut outs;
+            [
+                (&mut o0[k..k + LANES]).try_into().expect("LANES long"),
+                (&mut o1[k..k + LANES]).try_into().expect("LANES long"),
+                (&mut o2[k..k + LANES]).try_into().expect("LANES long"),
+                (&mut o3[k..k + LANES]).try_into().expect("LANES long"),
+                (&mut o4[k..k + LANES]).try_into().expect("LANES long"),
+                (&mut o5[k..k + LANES]).try_into().expect("LANES long"),
+            ]
+        };
+        b_transpose(d, t);
+        if partial {
+            for (out, t) in outs.iter_mut().zip(&t_part) {
+                out[k..len].copy_from_slice(&t[..w]);
+            }
         }
     }
 }
