@@ -1,0 +1,122 @@
+"""Which initial fill should the mask degradation D use? A measurement for the inpainting card's next step.
+
+    python models/recipe/fill_study.py [--masks M] [--out models/work/fill_study]
+
+Today D puts mid-grey (0.5) in every missing pixel (DESIGN.md §3), so the restorer's global residual has to
+produce "true value - 0.5" there; the card traces the model's error floor next to known pixels to that. The
+alternative is a data-dependent fill computed inside D from the known pixels alone, cheap and exactly
+reproducible in Rust. This script measures, on the evaluation's frames and masks (masks.eval_mask, the same
+seeds as evaluate_inpaint.py), how close each candidate fill alone comes to the truth inside the hole, beside
+OpenCV Telea (the target's reference) and scikit-image's biharmonic (a smooth fill at solver cost):
+
+- grey: the current contract, 0.5;
+- nearest: each missing pixel takes the value of its nearest known pixel (the exact Euclidean feature transform,
+  scipy's tie-breaking);
+- pyramid: push-pull (a mean pyramid of the known pixels, each missing pixel filled from the next coarser level,
+  bilinearly upsampled, coarsest first): O(pixels), a few passes.
+
+Prints and writes a table of PSNR dB inside the hole per mask kind, and seconds per frame in numpy.
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from skimage.restoration import inpaint_biharmonic
+
+sys.path.insert(0, os.path.dirname(__file__))
+import data  # noqa: E402
+import degrade  # noqa: E402
+import masks  # noqa: E402
+from evaluate import q8  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def fill_nearest(img, mask):
+    """Each missing pixel gets its nearest known pixel's value. img [3, H, W]; mask bool [H, W] (True = missing)."""
+    _, (iy, ix) = ndimage.distance_transform_edt(mask, return_indices=True)
+    return img[:, iy, ix]
+
+
+def fill_pyramid(img, mask):
+    """Push-pull: known pixels averaged 2x2 level by level; going back up, a missing pixel takes the bilinear
+    upsampling of the coarser level's estimate. Known pixels are returned unchanged."""
+    known = (~mask).astype(np.float32)
+    levels = [(img * known[None], known)]
+    while min(levels[-1][1].shape) > 1:
+        c, w = levels[-1]
+        h2, w2 = (c.shape[1] + 1) // 2, (c.shape[2] + 1) // 2
+        cp = np.zeros((3, 2 * h2, 2 * w2), np.float32)
+        wp = np.zeros((2 * h2, 2 * w2), np.float32)
+        cp[:, : c.shape[1], : c.shape[2]] = c
+        wp[: w.shape[0], : w.shape[1]] = w
+        levels.append((cp.reshape(3, h2, 2, w2, 2).sum((2, 4)), wp.reshape(h2, 2, w2, 2).sum((1, 3))))
+    c, w = levels[-1]
+    est = np.where(w[None] > 0, c / np.maximum(w, 1e-12)[None], 0.5)
+    for c, w in reversed(levels[:-1]):
+        h, wd = w.shape
+        up = np.stack([cv2.resize(est[k], (wd, h), interpolation=cv2.INTER_LINEAR) for k in range(3)])
+        est = np.where(w[None] > 0, c / np.maximum(w, 1e-12)[None], up)
+    return np.where(mask[None], est, img).astype(np.float32)
+
+
+def hole_psnr(y, ref, mask):
+    err = ((q8(y) - ref) ** 2)[:, mask]
+    return 10 * np.log10(1 / max(float(err.mean()), 1e-12))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--masks", type=int, default=2, help="masks of each kind per photo")
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "fill_study"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    _, val = data.split()
+    photos = [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+    rows, timing = {}, {}
+    for i, x0 in enumerate(photos):
+        h, w = x0.shape[1:]
+        for kind in masks.KINDS:
+            for j in range(args.masks):
+                m = masks.eval_mask(kind, h, w, random.Random(1000 * i + 10 * j + masks.KINDS.index(kind)))
+                xin = np.where(m[None], np.float32(degrade.FILL), x0)
+                methods = {
+                    "grey (today's D)": lambda: xin,
+                    "nearest known pixel": lambda: fill_nearest(xin, m),
+                    "pyramid (push-pull)": lambda: fill_pyramid(xin, m),
+                    "OpenCV Telea r3": lambda: cv2.inpaint(
+                        np.ascontiguousarray((np.round(xin * 255)).astype(np.uint8).transpose(1, 2, 0)),
+                        m.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA).transpose(2, 0, 1).astype(np.float32) / 255,
+                    "scikit-image biharmonic": lambda: inpaint_biharmonic(
+                        xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),
+                }
+                for name, f in methods.items():
+                    s = time.time()
+                    y = f()
+                    timing.setdefault(name, []).append(time.time() - s)
+                    rows.setdefault((kind, name), []).append(hole_psnr(y, x0, m))
+        print(f"photo {i + 1}/{len(photos)}", flush=True)
+    names = list(dict.fromkeys(n for _, n in rows))
+    lines = ["PSNR dB inside the hole (fill alone, no network); seconds per frame in numpy", "",
+             "| fill | " + " | ".join(masks.KINDS) + " | s/frame |", "|---|" + "---|" * (len(masks.KINDS) + 1)]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(f"{np.mean(rows[(k, n)]):.2f}" for k in masks.KINDS)
+                     + f" | {np.mean(timing[n]):.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"photos": [data.photo_name(p) for p in val], "masks_per_kind": args.masks,
+                   "mean": {"@".join(k): float(np.mean(v)) for k, v in rows.items()},
+                   "seconds_per_frame": {k: float(np.mean(v)) for k, v in timing.items()}}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
