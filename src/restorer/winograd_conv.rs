@@ -15,7 +15,7 @@
 //! transformed input, which stay in the cache between the transform and the products.
 //!
 //! The bias rides on the product for ξ = (1, 1): every row of `A^T` holds a 1 in column 1, so a constant added
-//! there reaches each of the 16 outputs once. F(4x4, 3x3) rounds differently from the direct sum: about 1e-6 of
+//! there reaches each of the 16 outputs once. F(4x4, 3x3) rounds differently from the direct sum: up to 2e-6 of
 //! the activations' scale here (the tests bound it against the definition, and the models against onnxruntime).
 
 use std::fmt;
