@@ -48,12 +48,34 @@ def inpaint(sess, img, mask, steps, T=degrade.T_MASK):
     return np.where(mask[None], x[:3], img).astype(np.float32)
 
 
+def hole_psnr(y, ref, mask):
+    """PSNR dB of the 8-bit output inside the hole."""
+    err = ((q8(y) - ref) ** 2)[:, mask]
+    return 10 * np.log10(1 / max(float(err.mean()), 1e-12))
+
+
 def metrics(y, ref, mask):
-    y = q8(y)
-    err = ((y - ref) ** 2)[:, mask]
-    ps = 10 * np.log10(1 / max(float(err.mean()), 1e-12))
-    ss = structural_similarity(y, ref, channel_axis=0, data_range=1.0)
-    return ps, ss
+    ss = structural_similarity(q8(y), ref, channel_axis=0, data_range=1.0)
+    return hole_psnr(y, ref, mask), ss
+
+
+def validation_photos(limit=0):
+    """The validation photos (the first `limit`, 0: all) as [3, H, W] float32 cropped to the stride, and their paths."""
+    _, val = data.split()
+    if limit:
+        val = val[:limit]
+    return val, [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+
+
+def cases(photos, masks_per_kind):
+    """The evaluation's masks, seeded per photo, kind and index: (photo index, kind, mask, input with the hole
+    grey: what is under the mask is never seen by any method)."""
+    for i, x0 in enumerate(photos):
+        h, w = x0.shape[1:]
+        for kind in masks.KINDS:
+            for j in range(masks_per_kind):
+                m = masks.eval_mask(kind, h, w, random.Random(1000 * i + 10 * j + masks.KINDS.index(kind)))
+                yield i, kind, m, np.where(m[None], np.float32(degrade.FILL), x0)
 
 
 def cv_inpaint(img, mask, method, radius):
@@ -69,10 +91,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_inpaint"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    _, val = data.split()
-    if args.photos:
-        val = val[: args.photos]
-    photos = [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+    val, photos = validation_photos(args.photos)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     sess = {p: ort.InferenceSession(os.path.join(ROOT, "models", f"inpaint-{p}.onnx"), so,
@@ -85,28 +104,24 @@ def main():
         timing.setdefault(method, []).append(secs)
 
     t0 = time.time()
-    for i, x0 in enumerate(photos):
-        h, w = x0.shape[1:]
-        for kind in masks.KINDS:
-            for j in range(args.masks):
-                m = masks.eval_mask(kind, h, w, random.Random(1000 * i + 10 * j + masks.KINDS.index(kind)))
-                # what is under the mask is never seen by any method
-                xin = np.where(m[None], np.float32(degrade.FILL), x0)
-                add(kind, "masked input (fill 0.5)", metrics(xin, x0, m), 0)
-                for name, flag in (("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)):
-                    for r in (3, 5):
-                        s = time.time()
-                        y = cv_inpaint(xin, m, flag, r)
-                        add(kind, f"{name}:{r}", metrics(y, x0, m), time.time() - s)
+    for i, kind, m, xin in cases(photos, args.masks):
+        x0 = photos[i]
+        add(kind, "masked input (fill 0.5)", metrics(xin, x0, m), 0)
+        for name, flag in (("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)):
+            for r in (3, 5):
                 s = time.time()
-                y = inpaint_biharmonic(xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1)
-                add(kind, "biharmonic", metrics(y, x0, m), time.time() - s)
-                for prec, se in sess.items():
-                    for steps in STEPS:
-                        s = time.time()
-                        y = inpaint(se, xin, m, steps)
-                        add(kind, f"{prec}:{steps}", metrics(y, x0, m), time.time() - s)
-        print(f"photo {i + 1}/{len(photos)} done, {time.time() - t0:.0f} s", flush=True)
+                y = cv_inpaint(xin, m, flag, r)
+                add(kind, f"{name}:{r}", metrics(y, x0, m), time.time() - s)
+        s = time.time()
+        y = inpaint_biharmonic(xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1)
+        add(kind, "biharmonic", metrics(y, x0, m), time.time() - s)
+        for prec, se in sess.items():
+            for steps in STEPS:
+                s = time.time()
+                y = inpaint(se, xin, m, steps)
+                add(kind, f"{prec}:{steps}", metrics(y, x0, m), time.time() - s)
+        if kind == masks.KINDS[-1]:
+            print(f"photo {i + 1}/{len(photos)}: {time.time() - t0:.0f} s", flush=True)
 
     mean = {k: np.mean(v, axis=0).tolist() for k, v in rows.items()}
     best = {}

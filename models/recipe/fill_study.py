@@ -20,7 +20,6 @@ Prints and writes a table of PSNR dB inside the hole per mask kind, and seconds 
 import argparse
 import json
 import os
-import random
 import sys
 import time
 
@@ -31,9 +30,8 @@ from skimage.restoration import inpaint_biharmonic
 
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
-import degrade  # noqa: E402
 import masks  # noqa: E402
-from evaluate import q8  # noqa: E402
+from evaluate_inpaint import cases, cv_inpaint, hole_psnr, validation_photos  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -66,42 +64,28 @@ def fill_pyramid(img, mask):
     return np.where(mask[None], est, img).astype(np.float32)
 
 
-def hole_psnr(y, ref, mask):
-    err = ((q8(y) - ref) ** 2)[:, mask]
-    return 10 * np.log10(1 / max(float(err.mean()), 1e-12))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--masks", type=int, default=2, help="masks of each kind per photo")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "fill_study"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    _, val = data.split()
-    photos = [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+    val, photos = validation_photos()
     rows, timing = {}, {}
-    for i, x0 in enumerate(photos):
-        h, w = x0.shape[1:]
-        for kind in masks.KINDS:
-            for j in range(args.masks):
-                m = masks.eval_mask(kind, h, w, random.Random(1000 * i + 10 * j + masks.KINDS.index(kind)))
-                xin = np.where(m[None], np.float32(degrade.FILL), x0)
-                methods = {
-                    "grey (today's D)": lambda: xin,
-                    "nearest known pixel": lambda: fill_nearest(xin, m),
-                    "pyramid (push-pull)": lambda: fill_pyramid(xin, m),
-                    "OpenCV Telea r3": lambda: cv2.inpaint(
-                        np.ascontiguousarray((np.round(xin * 255)).astype(np.uint8).transpose(1, 2, 0)),
-                        m.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA).transpose(2, 0, 1).astype(np.float32) / 255,
-                    "scikit-image biharmonic": lambda: inpaint_biharmonic(
-                        xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),
-                }
-                for name, f in methods.items():
-                    s = time.time()
-                    y = f()
-                    timing.setdefault(name, []).append(time.time() - s)
-                    rows.setdefault((kind, name), []).append(hole_psnr(y, x0, m))
-        print(f"photo {i + 1}/{len(photos)}", flush=True)
+    for i, kind, m, xin in cases(photos, args.masks):
+        methods = {
+            "grey (today's D)": lambda: xin,
+            "nearest known pixel": lambda: fill_nearest(xin, m),
+            "pyramid (push-pull)": lambda: fill_pyramid(xin, m),
+            "OpenCV Telea r3": lambda: cv_inpaint(xin, m, cv2.INPAINT_TELEA, 3),
+            "scikit-image biharmonic": lambda: inpaint_biharmonic(
+                xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),
+        }
+        for name, f in methods.items():
+            s = time.time()
+            y = f()
+            timing.setdefault(name, []).append(time.time() - s)
+            rows.setdefault((kind, name), []).append(hole_psnr(y, photos[i], m))
     names = list(dict.fromkeys(n for _, n in rows))
     lines = ["PSNR dB inside the hole (fill alone, no network); seconds per frame in numpy", "",
              "| fill | " + " | ".join(masks.KINDS) + " | s/frame |", "|---|" + "---|" * (len(masks.KINDS) + 1)]
