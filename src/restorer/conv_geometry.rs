@@ -1,5 +1,5 @@
-//! The geometry of a 2-D convolution over an NCHW frame with batch 1, and the im2col rows both our convolution
-//! ops build from it.
+//! The geometry of a 2-D convolution over an NCHW frame with batch 1, the im2col rows our convolution ops build
+//! from it, and the tract plumbing they share (`conv_op_plumbing!`).
 
 use std::ops::Range;
 
@@ -71,6 +71,55 @@ impl ConvGeometry {
         })
     }
 }
+
+/// The tract plumbing of our convolution ops, the same for each: one [1, C, H, W] input of `$t` elements in the
+/// geometry's input shape, computed by `self.run(&[$t]) -> TractResult<Tensor>` into one output of `$t` in its
+/// output shape; `info` names the geometry and the matrix kernel (`self.kernel_name()`).
+macro_rules! conv_op_plumbing {
+    ($op:ident, $t:ty) => {
+        impl Op for $op {
+            fn name(&self) -> StaticName {
+                stringify!($op).into()
+            }
+
+            fn info(&self) -> TractResult<Vec<String>> {
+                Ok(vec![format!(
+                    "{:?} on {}",
+                    self.geometry,
+                    self.kernel_name()
+                )])
+            }
+
+            op_as_typed_op!();
+        }
+
+        impl EvalOp for $op {
+            op_out_of_plan!();
+
+            fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+                let (x, expected) = (&inputs[0], self.geometry.input_shape());
+                ensure!(
+                    x.shape() == expected,
+                    concat!(stringify!($op), ": input shape {:?}, expected {:?}"),
+                    x.shape(),
+                    expected
+                );
+                Ok(tvec!(self
+                    .run(x.try_as_plain_ram()?.as_slice::<$t>()?)?
+                    .into_tvalue()))
+            }
+        }
+
+        impl TypedOp for $op {
+            fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+                Ok(tvec!(<$t>::fact(self.geometry.output_shape())))
+            }
+
+            as_op!();
+        }
+    };
+}
+pub(crate) use conv_op_plumbing;
 
 #[cfg(test)]
 mod tests {

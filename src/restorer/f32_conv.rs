@@ -12,7 +12,7 @@ use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
 use tract_core::tract_linalg::pack::PackedFormat;
 
-use super::conv_geometry::ConvGeometry;
+use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
 use super::kernel::{reuse_or_allocate, PackedMatmul};
 
 #[derive(Clone)]
@@ -53,6 +53,11 @@ impl PartialEq for F32Conv {
 impl Eq for F32Conv {}
 
 impl F32Conv {
+    /// The matrix kernel's name, for the plan's listing.
+    fn kernel_name(&self) -> &str {
+        self.matmul.mmm.name()
+    }
+
     /// `weights`: [out_channels, in_channels * kh * kw]; `bias`: [out_channels].
     pub fn new(geometry: ConvGeometry, weights: Vec<f32>, bias: Vec<f32>) -> TractResult<F32Conv> {
         let (m, k, n) = (geometry.out_channels, geometry.k(), geometry.n());
@@ -207,45 +212,7 @@ fn scatter_row<const R: usize>(row: &[f32], packed: &mut [f32], panel_len: usize
     }
 }
 
-impl Op for F32Conv {
-    fn name(&self) -> StaticName {
-        "F32Conv".into()
-    }
-
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{:?} on {}",
-            self.geometry,
-            self.matmul.mmm.name()
-        )])
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for F32Conv {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (x, expected) = (&inputs[0], self.geometry.input_shape());
-        ensure!(
-            x.shape() == expected,
-            "F32Conv: input shape {:?}, expected {expected:?}",
-            x.shape()
-        );
-        Ok(tvec!(self
-            .run(x.try_as_plain_ram()?.as_slice::<f32>()?)?
-            .into_tvalue()))
-    }
-}
-
-impl TypedOp for F32Conv {
-    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact(self.geometry.output_shape())))
-    }
-
-    as_op!();
-}
+conv_op_plumbing!(F32Conv, f32);
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -14,7 +14,7 @@ use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
 use tract_core::tract_linalg::pack::PackedI8K4;
 
-use super::conv_geometry::ConvGeometry;
+use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
 use super::kernel::{reuse_or_allocate, PackedMatmul};
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
@@ -74,6 +74,11 @@ impl PartialEq for Int8Conv {
 impl Eq for Int8Conv {}
 
 impl Int8Conv {
+    /// The matrix kernel's name, for the plan's listing.
+    fn kernel_name(&self) -> &str {
+        self.matmul.mmm.name()
+    }
+
     pub fn new(q: QuantizedConv) -> TractResult<Int8Conv> {
         let g = &q.geometry;
         let (m, k, n) = (g.out_channels, g.k(), g.n());
@@ -285,45 +290,7 @@ pub(super) fn quantize_u8(v: f32, zero: i32) -> u8 {
     i.clamp(0, 255) as u8
 }
 
-impl Op for Int8Conv {
-    fn name(&self) -> StaticName {
-        "Int8Conv".into()
-    }
-
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{:?} on {}",
-            self.geometry,
-            self.matmul.mmm.name()
-        )])
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for Int8Conv {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (x, expected) = (&inputs[0], self.geometry.input_shape());
-        ensure!(
-            x.shape() == expected,
-            "Int8Conv: input shape {:?}, expected {expected:?}",
-            x.shape()
-        );
-        Ok(tvec!(self
-            .run(x.try_as_plain_ram()?.as_slice::<u8>()?)?
-            .into_tvalue()))
-    }
-}
-
-impl TypedOp for Int8Conv {
-    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(u8::fact(self.geometry.output_shape())))
-    }
-
-    as_op!();
-}
+conv_op_plumbing!(Int8Conv, u8);
 
 #[cfg(test)]
 mod tests {

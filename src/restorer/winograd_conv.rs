@@ -28,7 +28,7 @@ use tract_core::tract_linalg::mmm::{
 use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
-use super::conv_geometry::ConvGeometry;
+use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
 use super::kernel::reuse_or_allocate;
 
 /// Outputs per block side, input patch side, transform positions.
@@ -118,6 +118,11 @@ struct Scratch {
 }
 
 impl WinogradConv {
+    /// The matrix kernel's name, for the plan's listing.
+    fn kernel_name(&self) -> &str {
+        self.mmm.name()
+    }
+
     /// Whether this op computes `geometry`: 3x3 kernels at stride 1 (any zero padding).
     pub fn fits(geometry: &ConvGeometry) -> bool {
         geometry.kernel == (3, 3) && geometry.stride == (1, 1)
@@ -647,41 +652,7 @@ fn load(lanes: &mut Lanes, src: &[f32]) {
     }
 }
 
-impl Op for WinogradConv {
-    fn name(&self) -> StaticName {
-        "WinogradConv".into()
-    }
-
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?} on {}", self.geometry, self.mmm.name())])
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for WinogradConv {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (x, expected) = (&inputs[0], self.geometry.input_shape());
-        ensure!(
-            x.shape() == expected,
-            "WinogradConv: input shape {:?}, expected {expected:?}",
-            x.shape()
-        );
-        Ok(tvec!(self
-            .run(x.try_as_plain_ram()?.as_slice::<f32>()?)?
-            .into_tvalue()))
-    }
-}
-
-impl TypedOp for WinogradConv {
-    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact(self.geometry.output_shape())))
-    }
-
-    as_op!();
-}
+conv_op_plumbing!(WinogradConv, f32);
 
 #[cfg(test)]
 mod tests {
