@@ -132,3 +132,46 @@ def mask_degrade(img: np.ndarray, missing: np.ndarray) -> np.ndarray:
     """D for one image [C, H, W] given the still-missing pixels [H, W]: RGB with FILL in the hole, plus the mask."""
     rgb = np.where(missing[None], np.float32(FILL), img[:3]).astype(np.float32)
     return np.concatenate([rgb, missing[None].astype(np.float32)], 0)
+
+
+def pyramid_fill(img: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Push-pull fill of the missing pixels from the known ones: not part of D yet (models/inpaint.md, "What would
+    make it better": the candidate for the next model's fill; models/recipe/fill_study.py measures it).
+
+    Written for an exact port: float32 throughout, every step a fixed formula.
+      level 0: c = img * k, w = k (k = 1 where known, 0 where missing), per channel;
+      push:    pad c and w with zeros to even sizes, sum each 2x2 cell: the next level (until it is 1x1);
+      top:     estimate = c / w where w > 0, else 0.5;
+      pull:    upsample the coarser estimate 2x bilinearly (output pixel y reads coarser (y + 0.5) / 2 - 0.5,
+               clamped to the edge; weights 0.25 / 0.75), crop to this level's size, and take
+               estimate = c / w where w > 0, else the upsampled value;
+      result:  img where known, the level-0 estimate where missing.
+    img [C, H, W] float32, missing bool [H, W] with at least one known pixel."""
+    known = (~np.asarray(missing, bool)).astype(np.float32)
+    levels = [(img.astype(np.float32) * known[None], known)]
+    while max(levels[-1][1].shape) > 1:
+        c, w = levels[-1]
+        h2, w2 = (c.shape[1] + 1) // 2, (c.shape[2] + 1) // 2
+        cp = np.zeros((c.shape[0], 2 * h2, 2 * w2), np.float32)
+        wp = np.zeros((2 * h2, 2 * w2), np.float32)
+        cp[:, : c.shape[1], : c.shape[2]] = c
+        wp[: w.shape[0], : w.shape[1]] = w
+        levels.append((cp.reshape(-1, h2, 2, w2, 2).sum((2, 4)), wp.reshape(h2, 2, w2, 2).sum((1, 3))))
+    c, w = levels[-1]
+    est = np.where(w[None] > 0, c / np.maximum(w, np.float32(1e-30))[None], np.float32(0.5)).astype(np.float32)
+    for c, w in reversed(levels[:-1]):
+        up = _upsample2(est)[:, : w.shape[0], : w.shape[1]]
+        est = np.where(w[None] > 0, c / np.maximum(w, np.float32(1e-30))[None], up).astype(np.float32)
+    return np.where(missing[None], est, img).astype(np.float32)
+
+
+def _upsample2(x: np.ndarray) -> np.ndarray:
+    """2x bilinear upsampling of [C, H, W] with half-pixel centres and edge clamping: output 2i takes
+    0.25 x[i - 1] + 0.75 x[i], output 2i + 1 takes 0.75 x[i] + 0.25 x[i + 1] (indices clamped), rows then columns."""
+    def axis(v, ax):
+        lo = np.concatenate([np.take(v, [0], ax), np.take(v, np.arange(v.shape[ax] - 1), ax)], ax)
+        hi = np.concatenate([np.take(v, np.arange(1, v.shape[ax]), ax), np.take(v, [v.shape[ax] - 1], ax)], ax)
+        even = np.float32(0.25) * lo + np.float32(0.75) * v
+        odd = np.float32(0.75) * v + np.float32(0.25) * hi
+        return np.stack([even, odd], ax + 1).reshape(*v.shape[:ax], 2 * v.shape[ax], *v.shape[ax + 1:])
+    return axis(axis(x.astype(np.float32), 1), 2)

@@ -12,8 +12,8 @@ OpenCV Telea (the target's reference) and scikit-image's biharmonic (a smooth fi
 - grey: the current contract, 0.5;
 - nearest: each missing pixel takes the value of its nearest known pixel (the exact Euclidean feature transform,
   scipy's tie-breaking);
-- pyramid: push-pull (a mean pyramid of the known pixels, each missing pixel filled from the next coarser level,
-  bilinearly upsampled, coarsest first): O(pixels), a few passes.
+- pyramid: push-pull (degrade.pyramid_fill, written for an exact port: a mean pyramid of the known pixels, each
+  missing pixel filled from the next coarser level, bilinearly upsampled, coarsest first): O(pixels).
 
 Prints and writes a table of PSNR dB inside the hole per mask kind, and seconds per frame in numpy.
 """
@@ -30,6 +30,7 @@ from skimage.restoration import inpaint_biharmonic
 
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
+import degrade  # noqa: E402
 import masks  # noqa: E402
 from evaluate_inpaint import cases, cv_inpaint, hole_psnr, validation_photos  # noqa: E402
 
@@ -40,28 +41,6 @@ def fill_nearest(img, mask):
     """Each missing pixel gets its nearest known pixel's value. img [3, H, W]; mask bool [H, W] (True = missing)."""
     _, (iy, ix) = ndimage.distance_transform_edt(mask, return_indices=True)
     return img[:, iy, ix]
-
-
-def fill_pyramid(img, mask):
-    """Push-pull: known pixels averaged 2x2 level by level; going back up, a missing pixel takes the bilinear
-    upsampling of the coarser level's estimate. Known pixels are returned unchanged."""
-    known = (~mask).astype(np.float32)
-    levels = [(img * known[None], known)]
-    while min(levels[-1][1].shape) > 1:
-        c, w = levels[-1]
-        h2, w2 = (c.shape[1] + 1) // 2, (c.shape[2] + 1) // 2
-        cp = np.zeros((3, 2 * h2, 2 * w2), np.float32)
-        wp = np.zeros((2 * h2, 2 * w2), np.float32)
-        cp[:, : c.shape[1], : c.shape[2]] = c
-        wp[: w.shape[0], : w.shape[1]] = w
-        levels.append((cp.reshape(3, h2, 2, w2, 2).sum((2, 4)), wp.reshape(h2, 2, w2, 2).sum((1, 3))))
-    c, w = levels[-1]
-    est = np.where(w[None] > 0, c / np.maximum(w, 1e-12)[None], 0.5)
-    for c, w in reversed(levels[:-1]):
-        h, wd = w.shape
-        up = np.stack([cv2.resize(est[k], (wd, h), interpolation=cv2.INTER_LINEAR) for k in range(3)])
-        est = np.where(w[None] > 0, c / np.maximum(w, 1e-12)[None], up)
-    return np.where(mask[None], est, img).astype(np.float32)
 
 
 def main():
@@ -76,7 +55,7 @@ def main():
         methods = {
             "grey (today's D)": lambda: xin,
             "nearest known pixel": lambda: fill_nearest(xin, m),
-            "pyramid (push-pull)": lambda: fill_pyramid(xin, m),
+            "pyramid (push-pull)": lambda: degrade.pyramid_fill(xin, m),
             "OpenCV Telea r3": lambda: cv_inpaint(xin, m, cv2.INPAINT_TELEA, 3),
             "scikit-image biharmonic": lambda: inpaint_biharmonic(
                 xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),
