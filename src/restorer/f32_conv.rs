@@ -9,11 +9,11 @@ use std::fmt;
 use std::ops::Range;
 
 use tract_core::internal::*;
-use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
+use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedFormat;
 
 use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
-use super::kernel::{reuse_or_allocate, PackedMatmul};
+use super::kernel::{packed_operand, reuse_or_allocate_f32, PackedMatmul};
 
 #[derive(Clone)]
 pub struct F32Conv {
@@ -113,14 +113,7 @@ impl F32Conv {
             let panels = width.div_ceil(r);
             // Zeroed when first allocated: the end-padding rows are never written; the last panel's spare
             // columns hold zeros or finite values of an earlier tile (never denormals from garbage).
-            let blob = reuse_or_allocate(buffer, panels * panel_len * 4, f.alignment_bytes);
-            // SAFETY: the blob holds at least panels * panel_len f32s, aligned as PackedFormat asks (>= 4).
-            let packed = unsafe {
-                std::slice::from_raw_parts_mut(
-                    blob.as_bytes_mut().as_mut_ptr() as *mut f32,
-                    panels * panel_len,
-                )
-            };
+            let packed = reuse_or_allocate_f32(buffer, panels * panel_len, f.alignment_bytes);
             let row = &mut matrix[..width];
             for kk in 0..k {
                 self.im2col_row(x, kk, cols.clone(), row);
@@ -136,16 +129,13 @@ impl F32Conv {
                     }
                 }
             }
-            return Ok(Box::new(EagerPackedInput {
-                fact: PackedExoticFact {
-                    format: Box::new(f.clone()),
-                    mn: width.to_dim(),
-                    k,
-                },
-                packed: buffer.clone().expect("filled above"),
-                panel_bytes: panel_len * 4,
-                mn: width,
-            }));
+            return Ok(Box::new(packed_operand(
+                Box::new(f.clone()),
+                buffer,
+                k,
+                width,
+                panel_len * 4,
+            )));
         }
         let matrix = &mut matrix[..k * width];
         for (kk, row) in matrix.chunks_exact_mut(width).enumerate() {
@@ -217,6 +207,17 @@ conv_op_plumbing!(F32Conv, f32);
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The largest |got - expected| of an op's output against the reference (same length asserted).
+    pub fn worst_difference(got: &Tensor, expected: &[f32]) -> f32 {
+        let got = got.try_as_plain_ram().unwrap();
+        let got = got.as_slice::<f32>().unwrap();
+        assert_eq!(got.len(), expected.len());
+        got.iter()
+            .zip(expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    }
 
     pub fn reference(g: &ConvGeometry, w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
         let (h, wd) = g.input;
@@ -294,18 +295,7 @@ pub(crate) mod tests {
                 } else {
                     expected.clone()
                 };
-                let got = op.run(&x).unwrap();
-                let got = got
-                    .try_as_plain_ram()
-                    .unwrap()
-                    .as_slice::<f32>()
-                    .unwrap()
-                    .to_vec();
-                let worst = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
+                let worst = worst_difference(&op.run(&x).unwrap(), &expected);
                 assert!(worst < 1e-5, "cin {cin} cout {cout} stride {stride:?} pack {direct_pack} tile {tile_bytes}: off by {worst}");
             }
         }

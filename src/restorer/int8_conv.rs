@@ -11,11 +11,11 @@ use std::fmt;
 use std::ops::Range;
 
 use tract_core::internal::*;
-use tract_core::tract_linalg::mmm::{EagerPackedInput, MMMInputValue, PackedExoticFact};
+use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedI8K4;
 
 use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
-use super::kernel::{reuse_or_allocate, PackedMatmul};
+use super::kernel::{packed_operand, reuse_or_allocate, PackedMatmul};
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
 pub struct QuantizedConv {
@@ -197,16 +197,13 @@ impl Int8Conv {
                     }
                 }
             }
-            return Ok(Box::new(EagerPackedInput {
-                fact: PackedExoticFact {
-                    format: Box::new(k4.clone()),
-                    mn: n.to_dim(),
-                    k,
-                },
-                packed: buffer.clone().expect("filled above"),
+            return Ok(Box::new(packed_operand(
+                Box::new(k4.clone()),
+                buffer,
+                k,
+                n,
                 panel_bytes,
-                mn: n,
-            }));
+            )));
         }
         let mut matrix = vec![0i8; k * n];
         for (kk, row) in matrix.chunks_exact_mut(n).enumerate() {

@@ -5,7 +5,8 @@ use std::ops::Range;
 
 use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::{
-    AsInputValue, FusedSpec, MMMInputFormat, MMMInputValue, MatMatMul, Query,
+    AsInputValue, EagerPackedInput, FusedSpec, MMMInputFormat, MMMInputValue, MatMatMul,
+    PackedExoticFact, Query,
 };
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
@@ -35,6 +36,38 @@ pub fn reuse_or_allocate(buffer: &mut Option<Arc<Blob>>, size: usize, align: usi
         *buffer = Some(Arc::new(blob));
     }
     Arc::get_mut(buffer.as_mut().expect("just set")).expect("not shared: checked or just made")
+}
+
+/// `reuse_or_allocate` for `len` f32s, as a slice: the panels an f32 op writes itself.
+pub fn reuse_or_allocate_f32(
+    buffer: &mut Option<Arc<Blob>>,
+    len: usize,
+    align: usize,
+) -> &mut [f32] {
+    let blob = reuse_or_allocate(buffer, len * 4, align.max(4));
+    // SAFETY: the blob holds at least len f32s (just checked or made), aligned to at least 4 bytes.
+    unsafe { std::slice::from_raw_parts_mut(blob.as_bytes_mut().as_mut_ptr() as *mut f32, len) }
+}
+
+/// The packed operand an op wrote itself into `buffer`: `mn` rows or columns of depth `k` in `format`'s
+/// panels of `panel_bytes` each.
+pub fn packed_operand(
+    format: Box<dyn MMMInputFormat>,
+    buffer: &Option<Arc<Blob>>,
+    k: usize,
+    mn: usize,
+    panel_bytes: usize,
+) -> EagerPackedInput {
+    EagerPackedInput {
+        fact: PackedExoticFact {
+            format,
+            mn: mn.to_dim(),
+            k,
+        },
+        packed: buffer.clone().expect("written by the caller"),
+        panel_bytes,
+        mn,
+    }
 }
 
 /// A convolution's weights packed once for the matrix kernel tract-linalg picks, with its bias, and the loop

@@ -18,7 +18,7 @@
 //! else that does not match exactly.
 
 use tract_core::internal::*;
-use tract_core::ops::binary::TypedBinOp;
+use tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_core::ops::einsum::EinSum;
 use tract_core::ops::element_wise::ElementWiseOp;
@@ -141,6 +141,11 @@ fn dequantized_u8(
     )))
 }
 
+/// Whether `node` is the element-wise binary op `O` (Add, Max, ...) on two inputs.
+fn is_binary<O: BinMiniOp>(node: &TypedNode) -> bool {
+    node.inputs.len() == 2 && node.op_as::<TypedBinOp>().is_some_and(|op| op.0.is::<O>())
+}
+
 fn konst(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Arc<Tensor>>> {
     Ok(model.outlet_fact(outlet)?.konst.clone())
 }
@@ -201,10 +206,7 @@ fn float_conv(model: &TypedModel, node: &TypedNode) -> TractResult<Option<FloatC
         }));
     }
     // tract turns a 1x1 convolution into EinSum(NIHW,OI->NOHW) followed by the bias Add.
-    let Some(add) = node.op_as::<TypedBinOp>() else {
-        return Ok(None);
-    };
-    if !add.0.is::<Add>() || node.inputs.len() != 2 {
+    if !is_binary::<Add>(node) {
         return Ok(None);
     }
     for (e, b) in [(0, 1), (1, 0)] {
@@ -322,10 +324,7 @@ fn int8_conv_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedMod
 
 fn int8_add_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
     let node = model.node(id);
-    let Some(add) = node.op_as::<TypedBinOp>() else {
-        return Ok(None);
-    };
-    if !add.0.is::<Add>() || node.inputs.len() != 2 {
+    if !is_binary::<Add>(node) {
         return Ok(None);
     }
     let (Some((a, aq)), Some((b, bq))) = (
@@ -449,10 +448,7 @@ fn sole_float_conv(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
 /// Max(conv, 0) becomes the convolution with a ReLU.
 fn relu_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
     let node = model.node(id);
-    let is_max = node
-        .op_as::<TypedBinOp>()
-        .is_some_and(|op| op.0.is::<Max>());
-    if !is_max || node.inputs.len() != 2 {
+    if !is_binary::<Max>(node) {
         return Ok(None);
     }
     for (c, z) in [(0, 1), (1, 0)] {
@@ -488,10 +484,7 @@ fn relu_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPat
 /// Add(relu(conv(x)), x) becomes the convolution with the sum.
 fn residual_patch(model: &TypedModel, id: usize) -> TractResult<Option<TypedModelPatch>> {
     let node = model.node(id);
-    let is_add = node
-        .op_as::<TypedBinOp>()
-        .is_some_and(|op| op.0.is::<Add>());
-    if !is_add || node.inputs.len() != 2 {
+    if !is_binary::<Add>(node) {
         return Ok(None);
     }
     for (c, x) in [(0, 1), (1, 0)] {

@@ -22,14 +22,13 @@ use std::fmt;
 
 use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::{
-    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact, Query,
-    ScratchSpace,
+    AsInputValue, FusedSpec, MMMInputValue, MatMatMul, Query, ScratchSpace,
 };
 use tract_core::tract_linalg::pack::PackedFormat;
 use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
-use super::kernel::reuse_or_allocate;
+use super::kernel::{packed_operand, reuse_or_allocate_f32};
 
 /// Outputs per block side, input patch side, transform positions.
 const OUT: usize = 4;
@@ -344,11 +343,10 @@ impl WinogradConv {
         let bw = blocks(&self.geometry).1;
         let cout = self.geometry.out_channels;
         let plane = cout * group;
-        for by in first / bw..(first + width).div_ceil(bw) {
-            let lo = (by * bw).max(first) - by * bw;
-            let hi = ((by + 1) * bw).min(first + width) - by * bw;
+        // Where the rows of the last block row past the frame go.
+        let mut spare = vec![0f32; OUT * ow];
+        for (by, lo, hi) in block_rows(first..first + width, bw) {
             let n = hi - lo;
-            let mut spare = vec![0f32; OUT * ow];
             for co in 0..cout {
                 let at = co * group + by * bw + lo - first;
                 // Output rows 4 by .. 4 by + 4 (those past the frame into `spare`), from column 4 lo on.
@@ -500,16 +498,7 @@ impl WinogradConv {
             let panels = width.div_ceil(r);
             let panels: Vec<&mut [f32]> = buffers
                 .iter_mut()
-                .map(|b| {
-                    let blob = reuse_or_allocate(b, panels * panel_len * 4, format.alignment_bytes);
-                    // SAFETY: the blob holds at least panels * panel_len f32s, aligned as PackedFormat asks (>= 4).
-                    unsafe {
-                        std::slice::from_raw_parts_mut(
-                            blob.as_bytes_mut().as_mut_ptr() as *mut f32,
-                            panels * panel_len,
-                        )
-                    }
-                })
+                .map(|b| reuse_or_allocate_f32(b, panels * panel_len, format.alignment_bytes))
                 .collect();
             let mut out = PanelsAt {
                 panels,
@@ -518,25 +507,15 @@ impl WinogradConv {
                 column: 0,
             };
             for ci in 0..cin {
-                for by in first / bw..(first + width).div_ceil(bw) {
-                    let lo = (by * bw).max(first) - by * bw;
-                    let hi = ((by + 1) * bw).min(first + width) - by * bw;
+                for (by, lo, hi) in block_rows(first..first + width, bw) {
                     out.column = by * bw + lo - first;
                     self.transform_input(x, ci, by, lo, hi, &mut s, &mut out);
                 }
             }
             drop(out);
             for (xi, buffer) in buffers.iter().enumerate() {
-                let rows = EagerPackedInput {
-                    fact: PackedExoticFact {
-                        format: Box::new(format.clone()),
-                        mn: width.to_dim(),
-                        k: cin,
-                    },
-                    packed: buffer.clone().expect("filled above"),
-                    panel_bytes: panel_len * 4,
-                    mn: width,
-                };
+                let rows =
+                    packed_operand(Box::new(format.clone()), buffer, cin, width, panel_len * 4);
                 self.multiply(
                     &mut *scratch,
                     xi,
@@ -549,6 +528,19 @@ impl WinogradConv {
         }
         Ok(output)
     }
+}
+
+/// The block rows that blocks `range` (numbered row by row, `bw` a row) touch: (block row, first and end block
+/// column of the range in it).
+fn block_rows(
+    range: std::ops::Range<usize>,
+    bw: usize,
+) -> impl Iterator<Item = (usize, usize, usize)> {
+    (range.start / bw..range.end.div_ceil(bw)).map(move |by| {
+        let lo = (by * bw).max(range.start) - by * bw;
+        let hi = ((by + 1) * bw).min(range.end) - by * bw;
+        (by, lo, hi)
+    })
 }
 
 /// Block rows and columns: 4x4 output blocks, the last ones partly outside the output.
@@ -657,7 +649,7 @@ conv_op_plumbing!(WinogradConv, f32);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::restorer::f32_conv::tests::reference;
+    use crate::restorer::f32_conv::tests::{reference, worst_difference};
 
     #[test]
     fn winograd_convolution_matches_the_definition() {
@@ -713,19 +705,7 @@ mod tests {
                         .map(|(v, x)| v.max(0.0) + x)
                         .collect(),
                 };
-                let got = op.run(&x).unwrap();
-                let got = got
-                    .try_as_plain_ram()
-                    .unwrap()
-                    .as_slice::<f32>()
-                    .unwrap()
-                    .to_vec();
-                assert_eq!(got.len(), expected.len());
-                let worst = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
+                let worst = worst_difference(&op.run(&x).unwrap(), &expected);
                 assert!(
                     worst < 1e-5,
                     "cin {cin} cout {cout} pad {pad:?} input {input:?} tile {tile_bytes} {epilogue:?}: off by {worst}"
