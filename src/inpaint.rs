@@ -10,7 +10,7 @@ use crate::model_info::Task;
 use crate::pad::reflect_pad_to_stride;
 use crate::planar::Planar;
 use crate::restorer::Restorer;
-use crate::sampler::{sample, Sampler};
+use crate::sampler::{sample, Restore, Sampler};
 
 pub struct Inpainter {
     pub restorer: Restorer,
@@ -75,12 +75,12 @@ impl Inpainter {
         }
         let padded = reflect_pad_to_stride(img, self.restorer.info.stride);
         let t_max = schedule.t_max;
-        // What is under the mask never reaches the model: D at t = T replaces all of it by the fill value.
+        // What is under the mask never reaches the model: D at t = T replaces all of it by the fill.
         let x = schedule.apply(&padded, t_max);
         // The improved sampler with the full last step: each step settles one ring of the hole and never touches
         // what an earlier step settled. The state carries the mask as a fourth channel; drop it.
         let mut x0 = sample(
-            &mut self.restorer,
+            &mut HoleOnly(&mut self.restorer),
             schedule,
             &x,
             t_max,
@@ -91,6 +91,33 @@ impl Inpainter {
         let mut out = x0.crop(img.width, img.height);
         keep_known(&mut out, img, mask);
         Ok(out)
+    }
+}
+
+/// The restorer as the mask sampler sees it: its estimate where the state is still missing, the state itself
+/// everywhere else. The model's output is only ever used inside the hole; with this, D(x0, t) of the sampler's
+/// update equals the state exactly (the fill reads only pixels known at t), so `x - D(x0, t) + D(x0, t')` is
+/// D(x0, t') itself: the newly uncovered ring takes the estimate, and the rest of the hole a fill recomputed from
+/// every pixel known at t'.
+struct HoleOnly<'a>(&'a mut Restorer);
+
+impl Restore for HoleOnly<'_> {
+    fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
+        let mut x0 = self.0.predict(x, t)?;
+        let still_missing = x.plane(3);
+        for c in 0..3 {
+            for ((o, &s), &m) in x0
+                .plane_mut(c)
+                .iter_mut()
+                .zip(x.plane(c))
+                .zip(still_missing)
+            {
+                if m == 0.0 {
+                    *o = s;
+                }
+            }
+        }
+        Ok(x0)
     }
 }
 

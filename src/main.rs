@@ -207,7 +207,8 @@ enum DegradeKind {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "mask")]
 /// The inpainting degradation at step T: the part of the mask deeper than (1 - T/T_max) of its deepest point
-/// is set to the model's fill value (the whole mask at T_max, nothing at 0).
+/// is set to the model's fill (the whole mask at T_max, nothing at 0): for the embedded models a push-pull blend
+/// of the pixels known at that step.
 struct DegradeMaskArgs {
     /// mask image of the input's size: nonzero pixels are missing
     #[argh(option)]
@@ -218,7 +219,7 @@ struct DegradeMaskArgs {
     /// the step, 0..=T of the model (T = 20 for the embedded ones)
     #[argh(option)]
     step: usize,
-    /// the inpainting model whose schedule and fill value to use (default: the embedded one)
+    /// the inpainting model whose schedule and fill to use (default: the embedded one)
     #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
     model: String,
     /// input image, `-` or folder

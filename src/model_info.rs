@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
 
+use crate::degrade::mask::Fill;
+
 pub const FORMAT_VERSION: &str = "1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +30,8 @@ pub struct ModelInfo {
     pub t_max: usize,
     /// sigma(t) for t = 0..=T (deblur; empty for inpaint).
     pub sigmas: Vec<f32>,
-    /// What a missing pixel holds in every colour channel (inpaint; DESIGN.md §3).
-    pub fill: f32,
+    /// What a still-missing pixel holds (inpaint; DESIGN.md §3 and the model card; deblur: unused).
+    pub fill: Fill,
     pub stride: usize,
     pub precision: String,
     pub default_steps: usize,
@@ -72,7 +74,7 @@ impl ModelInfo {
         let (sigmas, fill, in_channels) = match task {
             Task::Deblur => (
                 sigma_schedule(get("sigma_schedule")?, t_max, source)?,
-                0.0,
+                Fill::Grey(0.0),
                 3,
             ),
             Task::Inpaint => {
@@ -80,12 +82,9 @@ impl ModelInfo {
                 if rule != MASK_SCHEDULE {
                     bail!("{source}: mask_schedule {rule:?} is not one this binary computes ({MASK_SCHEDULE:?})");
                 }
-                let fill: f32 = get("fill")?
+                let fill: Fill = get("fill")?
                     .parse()
-                    .with_context(|| format!("{source}: metadata fill is not a number"))?;
-                if !(0.0..=1.0).contains(&fill) {
-                    bail!("{source}: fill {fill} is outside [0, 1]");
-                }
+                    .with_context(|| format!("{source}: metadata fill"))?;
                 (Vec::new(), fill, 4)
             }
         };

@@ -3,7 +3,8 @@
 
 mod common;
 
-use coldframe::degrade::mask::{depth2, MaskSchedule};
+use coldframe::degrade::mask::{depth2, Fill, MaskSchedule};
+use coldframe::degrade::pyramid_fill::pyramid_fill;
 use coldframe::frame_mask::FrameMask;
 use coldframe::inpaint::Inpainter;
 use coldframe::planar::Planar;
@@ -31,7 +32,7 @@ fn mask_schedule_matches_python_bit_for_bit() {
         pos += n;
         let want_d2: Vec<u64> = (0..n).map(|_| u32_at(&mut pos) as u64).collect();
         assert_eq!(depth2(&mask, w, h).unwrap(), want_d2, "case {case}: depth");
-        let sched = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
+        let sched = MaskSchedule::new(&mask, w, h, 20, Fill::Grey(0.5)).unwrap();
         let nt = u32_at(&mut pos);
         for _ in 0..nt {
             let t = u32_at(&mut pos);
@@ -39,6 +40,36 @@ fn mask_schedule_matches_python_bit_for_bit() {
             pos += n;
             assert_eq!(sched.missing_at(t), want, "case {case} ({w}x{h}) at t={t}");
         }
+    }
+    assert_eq!(pos, bytes.len());
+}
+
+#[test]
+fn pyramid_fill_matches_python_bit_for_bit() {
+    let bytes = std::fs::read(common::data("pyramid_vectors.bin")).unwrap();
+    let word = |pos: &mut usize| {
+        let v: [u8; 4] = bytes[*pos..*pos + 4].try_into().unwrap();
+        *pos += 4;
+        v
+    };
+    let u32_at = |pos: &mut usize| u32::from_le_bytes(word(pos)) as usize;
+    let floats = |pos: &mut usize, n: usize| -> Vec<f32> {
+        (0..n).map(|_| f32::from_le_bytes(word(pos))).collect()
+    };
+    let mut pos = 0;
+    let cases = u32_at(&mut pos);
+    assert!(cases >= 10, "fixture holds {cases} frames");
+    for case in 0..cases {
+        let (h, w) = (u32_at(&mut pos), u32_at(&mut pos));
+        let n = h * w;
+        let mut img = floats(&mut pos, 3 * n);
+        let mask = bools(&bytes[pos..pos + n]);
+        pos += n;
+        let want = floats(&mut pos, 3 * n);
+        pyramid_fill(&mut img, &mask, w, h);
+        // == on f32: bit-equal apart from the sign of a zero
+        let diff = img.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(diff, 0, "case {case} ({w}x{h}): {diff} samples differ");
     }
     assert_eq!(pos, bytes.len());
 }

@@ -89,11 +89,15 @@ def blur_t(x: torch.Tensor, ts) -> torch.Tensor:
 #     depth2(p) * T^2 > dmax2 * (T - t)^2        i.e. depth(p) > dmax * (1 - t / T)
 # so at t = T the whole mask is missing, at t = 0 nothing, and between them the hole shrinks from its edge inward in
 # equal fractions of its deepest point: S sampler steps fill any hole in S rings, whatever its size. Integer
-# arithmetic on both sides, so the Rust and Python masks agree bit for bit. Missing pixels hold FILL in every
-# channel and the restorer sees the still-missing mask as a fourth channel.
+# arithmetic on both sides, so the Rust and Python masks agree bit for bit. Missing pixels hold the model's fill
+# (metadata `fill`) and the restorer sees the still-missing mask as a fourth channel. Two fills exist:
+#   "pyramid": the push-pull fill of the still-missing pixels from the known ones (pyramid_fill below; float32,
+#              every step a fixed formula, so Rust and numpy agree bit for bit). The network then learns a
+#              correction to a good guess; fill_study.py measured this fill alone at +0.5..+0.9 dB over Telea.
+#   a number:  that grey level in every channel (the first models: 0.5).
 # ---------------------------------------------------------------------------------------------------------------
 T_MASK = 20
-FILL = 0.5
+FILL = "pyramid"  # the recipe's fill: what train.py uses by default and export.py writes into the metadata
 MASK_SCHEDULE = "relative-edt-depth"  # the name the metadata carries (src/model_info.rs)
 
 
@@ -128,41 +132,47 @@ def missing_at(d2: np.ndarray, t: int, T: int = T_MASK) -> np.ndarray:
     return d2 * (T * T) > dmax2 * (T - t) * (T - t)
 
 
-def mask_degrade(img: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """D for one image [C, H, W] given the still-missing pixels [H, W]: RGB with FILL in the hole, plus the mask."""
-    rgb = np.where(missing[None], np.float32(FILL), img[:3]).astype(np.float32)
+def mask_degrade(img: np.ndarray, missing: np.ndarray, fill=FILL) -> np.ndarray:
+    """D for one image [C, H, W] given the still-missing pixels [H, W]: RGB with the fill in the hole, plus the mask.
+    fill: "pyramid" or a grey level (a number or its text)."""
+    if fill == "pyramid":
+        rgb = pyramid_fill(img[:3], missing)
+    else:
+        rgb = np.where(missing[None], np.float32(float(fill)), img[:3]).astype(np.float32)
     return np.concatenate([rgb, missing[None].astype(np.float32)], 0)
 
 
 def pyramid_fill(img: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Push-pull fill of the missing pixels from the known ones: not part of D yet (models/inpaint.md, "What would
-    make it better": the candidate for the next model's fill; models/recipe/fill_study.py measures it).
+    """Push-pull fill of the missing pixels from the known ones (src/degrade/pyramid_fill.rs is the port).
 
-    Written for an exact port: float32 throughout, every step a fixed formula.
+    Exact definition, float32 throughout (the Rust side performs the same operations in the same order):
       level 0: c = img * k, w = k (k = 1 where known, 0 where missing), per channel;
-      push:    pad c and w with zeros to even sizes, sum each 2x2 cell: the next level (until it is 1x1);
+      push:    pad c and w with zeros to even sizes; each 2x2 cell sums to one value of the next level as
+               ((top-left + top-right) + bottom-left) + bottom-right; repeat until the level is 1x1;
       top:     estimate = c / w where w > 0, else 0.5;
-      pull:    upsample the coarser estimate 2x bilinearly (output pixel y reads coarser (y + 0.5) / 2 - 0.5,
-               clamped to the edge; weights 0.25 / 0.75), crop to this level's size, and take
-               estimate = c / w where w > 0, else the upsampled value;
+      pull:    upsample the coarser estimate 2x bilinearly (_upsample2: rows, then columns), crop to this level's
+               size, and take estimate = c / w where w > 0, else the upsampled value;
       result:  img where known, the level-0 estimate where missing.
     img [C, H, W] float32, missing bool [H, W] with at least one known pixel."""
     known = (~np.asarray(missing, bool)).astype(np.float32)
     levels = [(img.astype(np.float32) * known[None], known)]
     while max(levels[-1][1].shape) > 1:
         c, w = levels[-1]
-        h2, w2 = (c.shape[1] + 1) // 2, (c.shape[2] + 1) // 2
-        cp = np.zeros((c.shape[0], 2 * h2, 2 * w2), np.float32)
-        wp = np.zeros((2 * h2, 2 * w2), np.float32)
-        cp[:, : c.shape[1], : c.shape[2]] = c
-        wp[: w.shape[0], : w.shape[1]] = w
-        levels.append((cp.reshape(-1, h2, 2, w2, 2).sum((2, 4)), wp.reshape(h2, 2, w2, 2).sum((1, 3))))
+        levels.append((_push(c), _push(w)))
     c, w = levels[-1]
     est = np.where(w[None] > 0, c / np.maximum(w, np.float32(1e-30))[None], np.float32(0.5)).astype(np.float32)
     for c, w in reversed(levels[:-1]):
         up = _upsample2(est)[:, : w.shape[0], : w.shape[1]]
         est = np.where(w[None] > 0, c / np.maximum(w, np.float32(1e-30))[None], up).astype(np.float32)
     return np.where(missing[None], est, img).astype(np.float32)
+
+
+def _push(a: np.ndarray) -> np.ndarray:
+    """[..., H, W] -> [..., ceil(H/2), ceil(W/2)]: zero-padded 2x2 cell sums in a fixed order."""
+    h, w = a.shape[-2:]
+    p = np.zeros(a.shape[:-2] + (h + h % 2, w + w % 2), np.float32)
+    p[..., :h, :w] = a
+    return ((p[..., 0::2, 0::2] + p[..., 0::2, 1::2]) + p[..., 1::2, 0::2]) + p[..., 1::2, 1::2]
 
 
 def _upsample2(x: np.ndarray) -> np.ndarray:

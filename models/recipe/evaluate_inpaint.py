@@ -32,18 +32,23 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STEPS = [1, 2, 4, 8]
 
 
-def inpaint(sess, img, mask, steps, T=degrade.T_MASK):
+def inpaint(sess, img, mask, steps, T=degrade.T_MASK, fill=None):
     """Mirror of src/inpaint.rs + src/sampler.rs: the improved sampler down to t = 0 (for the mask the last step
     is the full update: it fills the remaining hole and keeps every ring settled before), known pixels copied
-    back. img [3, H, W] float32 with H, W multiples of the stride; mask bool [H, W]."""
+    back. The model's estimate is used where the state is still missing only (src/inpaint.rs HoleOnly), so
+    `here` equals x and each update is D(x0, next). img [3, H, W] float32 with H, W multiples of the stride; mask
+    bool [H, W]. `fill`: the model's metadata fill."""
     img = img.astype(np.float32)
     d2 = degrade.depth2(mask)
     ts = schedule(T, steps)
-    x = degrade.mask_degrade(img, degrade.missing_at(d2, T))
+    if fill is None:
+        fill = sess.get_modelmeta().custom_metadata_map["fill"]
+    x = degrade.mask_degrade(img, degrade.missing_at(d2, T), fill)
     for t, nxt in zip(ts, ts[1:]):
         x0 = sess.run(None, {"image": x[None], "t": np.array([t], np.float32)})[0][0]
-        here = degrade.mask_degrade(x0, degrade.missing_at(d2, t))
-        there = degrade.mask_degrade(x0, degrade.missing_at(d2, nxt))
+        x0 = np.where(x[3:4] > 0, x0, x[:3])
+        here = degrade.mask_degrade(x0, degrade.missing_at(d2, t), fill)
+        there = degrade.mask_degrade(x0, degrade.missing_at(d2, nxt), fill)
         x = x - here + there
     return np.where(mask[None], x[:3], img).astype(np.float32)
 
@@ -75,7 +80,7 @@ def cases(photos, masks_per_kind):
         for kind in masks.KINDS:
             for j in range(masks_per_kind):
                 m = masks.eval_mask(kind, h, w, random.Random(1000 * i + 10 * j + masks.KINDS.index(kind)))
-                yield i, kind, m, np.where(m[None], np.float32(degrade.FILL), x0)
+                yield i, kind, m, np.where(m[None], np.float32(0.5), x0)
 
 
 def cv_inpaint(img, mask, method, radius):

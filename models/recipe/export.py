@@ -38,17 +38,17 @@ def inpaint_metadata(name, precision, default_steps):
         "task": "inpaint",
         "T": str(degrade.T_MASK),
         "mask_schedule": degrade.MASK_SCHEDULE,
-        "fill": f"{degrade.FILL:g}",
+        "fill": str(degrade.FILL),
         "stride": str(ColdUNet.STRIDE),
         "macs_per_pixel": f"{macs_per_pixel(ColdUNet(in_ch=4, T=degrade.T_MASK), 4):.0f}",
         "precision": precision,
         "default_steps": str(default_steps),
-        "input_layout": "image: float32 [1,4,H,W]: RGB in [0,1] with the fill value where missing, then the "
+        "input_layout": "image: float32 [1,4,H,W]: RGB in [0,1] with the fill (metadata fill) where missing, then the "
                         "still-missing mask (1 = missing); H and W multiples of stride; t: float32 [1] step",
         "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
         "degradation": "missing where depth2 * T^2 > dmax2 * (T - t)^2, depth2 = squared Euclidean distance to the "
                        "nearest known pixel (models/recipe/degrade.py)",
-        "model_version": "1",
+        "model_version": "2",
     }
 
 
@@ -204,6 +204,35 @@ def mask_vectors(path):
                 f.write(degrade.missing_at(d2, t).astype(np.uint8).tobytes())
 
 
+def pyramid_cases():
+    """Frames and masks for the fill's shared vectors: every fixture mask (kinds, sizes 24x40 and 31x17, a dead
+    column, one known corner pixel, a box) under seeded random colours, a validation crop with a brush stroke, and
+    a single row and column."""
+    rng = np.random.default_rng(4)
+    out = [(rng.random((3,) + m.shape, dtype=np.float32), m) for m in fixture_masks()]
+    img, m = inpaint_crop_and_mask(2)
+    out.append((img, m))
+    row = np.zeros((1, 9), bool)
+    row[0, 2:7] = True
+    col = np.zeros((7, 1), bool)
+    col[:4, 0] = True
+    out += [(rng.random((3,) + m.shape, dtype=np.float32), m) for m in (row, col)]
+    return out
+
+
+def pyramid_vectors(path):
+    """u32 cases; each: u32 h, u32 w, image f32[3*h*w], mask u8[h*w], degrade.pyramid_fill's output f32[3*h*w]."""
+    cases = pyramid_cases()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<I", len(cases)))
+        for img, m in cases:
+            h, w = m.shape
+            f.write(struct.pack("<II", h, w))
+            f.write(img.astype("<f4").tobytes())
+            f.write(m.astype(np.uint8).tobytes())
+            f.write(degrade.pyramid_fill(img, m).astype("<f4").tobytes())
+
+
 def inpaint_crop_and_mask(photo_index, t=None):
     import masks
 
@@ -291,6 +320,7 @@ def export_inpaint(args):
                               args.default_steps)
     td = os.path.join(ROOT, "tests", "data")
     mask_vectors(os.path.join(td, "mask_vectors.bin"))
+    pyramid_vectors(os.path.join(td, "pyramid_vectors.bin"))
     inpaint_parity_fixture(f32, os.path.join(td, "parity_inpaint_f32.bin"))
     inpaint_parity_fixture(i8, os.path.join(td, "parity_inpaint_int8.bin"))
     inpaint_sampler_fixture(f32, os.path.join(td, "sampler_inpaint_f32.bin"))
@@ -318,7 +348,13 @@ def main():
     ap.add_argument("--ckpt", default="models/work/deblur/last.pt")
     ap.add_argument("--default-steps", type=int, default=1)
     ap.add_argument("--requantize", action="store_true", help="only the int8 file, from the committed f32 one")
+    ap.add_argument("--vectors", action="store_true", help="only the degradations' shared test vectors")
     args = ap.parse_args()
+    if args.vectors:
+        td = os.path.join(ROOT, "tests", "data")
+        blur_vectors(os.path.join(td, "blur_vectors.bin"))
+        mask_vectors(os.path.join(td, "mask_vectors.bin"))
+        return pyramid_vectors(os.path.join(td, "pyramid_vectors.bin"))
     if args.requantize:
         return requantize(args.task)
     if args.task == "inpaint":

@@ -7,8 +7,9 @@
         --workers 15 --crop 256 --batch 32 --steps 200000 --minutes 7 --loss-norm sample --lr 1e-3
 
 Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
-with the part of the mask still missing at step t (degrade.missing_at) set to FILL, plus that mask as a fourth
-channel; L1 inside the missing part only (the binary copies every other pixel from the input).
+with the part of the mask still missing at step t (degrade.missing_at) filled by `--fill` (degrade.mask_degrade:
+the push-pull pyramid fill of the known pixels, or a grey level as the first models had), plus that mask as a
+fourth channel; L1 inside the missing part only (the binary copies every other pixel from the input).
 
 Re-running the same command resumes from <out>/last.pt. --minutes stops cleanly (checkpoint written) after that
 much wall time in this run, so a long run can be spread over several sessions. Runs on CUDA when present.
@@ -41,10 +42,11 @@ def make_batch(crops, n, T, rng, device):
     return xt.to(device), t.float().to(device), x0.to(device)
 
 
-def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="crop"):
-    """One inpainting batch as compact arrays (what data-loader workers send): the frame as the camera gave it
-    (noise / JPEG on what the restorer sees; the target stays clean) u8 [N,H,W,3], the clean target u8, the
-    still-missing mask at t bool [N,H,W], t int [N]."""
+def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="crop", fill=degrade.FILL):
+    """One inpainting batch as arrays (what data-loader workers send): x_t's RGB float32 [N,3,H,W] (the frame as
+    the camera gave it, noise / JPEG and 8-bit rounding on what the restorer sees, with the fill in the still-missing
+    pixels; the target stays clean), the clean target u8 [N,H,W,3], the still-missing mask at t bool [N,H,W],
+    t int [N]."""
     x0 = crops.batch(n)
     seen = x0
     if artefacts:
@@ -59,23 +61,23 @@ def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="c
         t = t_fixed if t_fixed is not None else rng.randint(1, T)
         ms.append(degrade.missing_at(degrade.depth2_fast(m), t, T))
         ts.append(t)
-    return seen, x0, np.stack(ms), np.array(ts)
+    rgb = np.stack([degrade.mask_degrade(s.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0), m, fill)[:3]
+                    for s, m in zip(seen, ms)])
+    return rgb, x0, np.stack(ms), np.array(ts)
 
 
 def inpaint_tensors(arrays, device):
     """(x_t [N,4,H,W], t [N], x0 [N,3,H,W], missing [N,1,H,W]) on the device: x_t = degrade.mask_degrade of the
-    seen frame, built where the net runs."""
-    seen, x0, miss, t = (a if torch.is_tensor(a) else torch.from_numpy(np.asarray(a)) for a in arrays)
-    seen, x0, miss, t = (a.to(device, non_blocking=True) for a in (seen, x0, miss, t))
+    seen frame."""
+    rgb, x0, miss, t = (a if torch.is_tensor(a) else torch.from_numpy(np.asarray(a)) for a in arrays)
+    rgb, x0, miss, t = (a.to(device, non_blocking=True) for a in (rgb, x0, miss, t))
     miss = miss.unsqueeze(1).float()
-    seen = seen.permute(0, 3, 1, 2).float() / 255.0
-    rgb = torch.where(miss > 0, torch.full_like(seen, degrade.FILL), seen)
     xt = torch.cat([rgb, miss], 1).contiguous(memory_format=torch.channels_last)
     return xt, t.float(), x0.permute(0, 3, 1, 2).float() / 255.0, miss
 
 
-def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True, mask_scale="crop"):
-    return inpaint_tensors(inpaint_arrays(crops, n, T, rng, t_fixed, artefacts, mask_scale), device)
+def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True, mask_scale="crop", fill=degrade.FILL):
+    return inpaint_tensors(inpaint_arrays(crops, n, T, rng, t_fixed, artefacts, mask_scale, fill), device)
 
 
 class InpaintBatches(torch.utils.data.IterableDataset):
@@ -83,8 +85,8 @@ class InpaintBatches(torch.utils.data.IterableDataset):
     JPEG are CPU work: on a GPU they, not the net, set the pace). Each worker draws from its own seeded generator,
     so a run is reproducible for a given worker count, but a resumed run does not replay the same batches."""
 
-    def __init__(self, crops, n, T, seed, mask_scale):
-        self.crops, self.n, self.T, self.seed, self.mask_scale = crops, n, T, seed, mask_scale
+    def __init__(self, crops, n, T, seed, mask_scale, fill):
+        self.crops, self.n, self.T, self.seed, self.mask_scale, self.fill = crops, n, T, seed, mask_scale, fill
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -93,7 +95,7 @@ class InpaintBatches(torch.utils.data.IterableDataset):
         rng = random.Random(self.seed * 1009 + wid)
         crops = self.crops.reseeded(rng.randrange(1 << 30))
         while True:
-            yield inpaint_arrays(crops, self.n, self.T, rng, mask_scale=self.mask_scale)
+            yield inpaint_arrays(crops, self.n, self.T, rng, mask_scale=self.mask_scale, fill=self.fill)
 
 
 def psnr_in(a, b, m):
@@ -126,7 +128,12 @@ def main():
     ap.add_argument("--loss-norm", default="batch", choices=["batch", "sample"],
                     help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
                          "dominate) or per sample, then over samples (sample: every mask counts the same)")
+    ap.add_argument("--fill", default=degrade.FILL,
+                    help="inpaint: what the still-missing pixels hold in x_t: pyramid (push-pull fill of the known "
+                         "pixels, degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
     args = ap.parse_args()
+    if args.fill != "pyramid":
+        float(args.fill)  # a grey level, or argparse's caller made a typo
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -170,7 +177,7 @@ def main():
             assert (degrade.depth2_fast(m) == degrade.depth2(m)).all(), "cv2 and scipy distance transforms differ"
         # the sampler's first (hardest) call: the whole mask missing, t = T
         vx, vt, vy, vm = make_inpaint_batch(val, 16, T, vrng, device, t_fixed=T, artefacts=False,
-                                            mask_scale=args.mask_scale)
+                                            mask_scale=args.mask_scale, fill=args.fill)
         vscore = lambda y: psnr_in(y, vy, vm)  # noqa: E731
         vbase = vscore(vx[:, :3])
     else:
@@ -195,6 +202,7 @@ def main():
         "mask_scale": args.mask_scale,
         "workers": args.workers,
         "minutes": args.minutes,
+        "fill": args.fill if inpaint else None,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -213,7 +221,7 @@ def main():
     batches = None
     if inpaint and args.workers > 0:
         loader = torch.utils.data.DataLoader(
-            InpaintBatches(crops, args.batch, T, 1 + step, args.mask_scale), batch_size=None,
+            InpaintBatches(crops, args.batch, T, 1 + step, args.mask_scale, args.fill), batch_size=None,
             num_workers=args.workers, pin_memory=device == "cuda", prefetch_factor=4)
         batches = iter(loader)
     while step < args.steps:
@@ -230,7 +238,8 @@ def main():
             if batches is not None:
                 xt, t, x0, miss = inpaint_tensors(next(batches), device)
             else:
-                xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device, mask_scale=args.mask_scale)
+                xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device, mask_scale=args.mask_scale,
+                                                        fill=args.fill)
             err = (net(xt, t) - x0).abs() * miss
             if args.loss_norm == "sample":
                 loss = (err.sum((1, 2, 3)) / (3 * miss.sum((1, 2, 3)))).mean()

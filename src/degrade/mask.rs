@@ -5,13 +5,50 @@
 //! `depth2(p) * T^2 > dmax2 * (T - t)^2`, i.e. depth > dmax (1 - t/T): the whole mask at t = T, nothing at 0, and
 //! the hole shrinks from its edge inward in equal fractions of its depth, so S sampler steps fill any hole in S
 //! rings. Everything is integer arithmetic, so this side and numpy agree bit for bit (shared vectors in
-//! tests/data). A missing pixel holds the model's fill value in every colour channel; the still-missing mask is
-//! the fourth channel the restorer sees.
+//! tests/data). A missing pixel holds the model's fill (metadata `fill`): the push-pull fill of the pixels known
+//! at that step (`pyramid`, src/degrade/pyramid_fill.rs), or a grey level in every colour channel (the first
+//! models: 0.5). The still-missing mask is the fourth channel the restorer sees.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 
+use super::pyramid_fill::pyramid_fill;
 use super::Degradation;
 use crate::planar::Planar;
+
+/// What the still-missing pixels hold in the degraded frame (DESIGN.md §3, the model card).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    /// This level in every colour channel.
+    Grey(f32),
+    /// The push-pull fill of the pixels known at that step.
+    Pyramid,
+}
+
+impl std::fmt::Display for Fill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fill::Grey(v) => write!(f, "{v}"),
+            Fill::Pyramid => f.write_str("pyramid"),
+        }
+    }
+}
+
+impl std::str::FromStr for Fill {
+    type Err = anyhow::Error;
+    /// The metadata's text: `pyramid`, or a grey level in [0, 1].
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "pyramid" {
+            return Ok(Fill::Pyramid);
+        }
+        let v: f32 = s.parse().with_context(|| {
+            format!(
+                "fill {s:?} is neither \"pyramid\" nor a number (this binary computes those two)"
+            )
+        })?;
+        ensure!((0.0..=1.0).contains(&v), "fill {v} is outside [0, 1]");
+        Ok(Fill::Grey(v))
+    }
+}
 
 const FAR: i64 = i64::MAX / 4;
 
@@ -99,7 +136,7 @@ pub struct MaskSchedule {
     pub width: usize,
     pub height: usize,
     pub t_max: usize,
-    pub fill: f32,
+    pub fill: Fill,
     depth2: Vec<u64>,
     dmax2: u64,
 }
@@ -110,7 +147,7 @@ impl MaskSchedule {
         width: usize,
         height: usize,
         t_max: usize,
-        fill: f32,
+        fill: Fill,
     ) -> Result<Self> {
         ensure!(t_max > 0, "mask schedule needs T > 0");
         let depth2 = depth2(mask, width, height)?;
@@ -141,19 +178,25 @@ impl MaskSchedule {
 }
 
 impl Degradation for MaskSchedule {
-    /// RGB of `x` (3 or 4 channels) with the fill value where the mask is still missing at t, plus that mask.
+    /// RGB of `x` (3 or 4 channels) with the fill where the mask is still missing at t, plus that mask. The
+    /// pyramid fill reads only the pixels known at t, so what `x` holds in the hole never matters.
     fn apply(&self, x: &Planar, t: usize) -> Planar {
         debug_assert!(x.width == self.width && x.height == self.height && x.channels >= 3);
         let missing = self.missing_at(t);
         let n = self.width * self.height;
         let mut data = Vec::with_capacity(4 * n);
-        for c in 0..3 {
-            let p = x.plane(c);
-            data.extend(
-                p.iter()
-                    .zip(&missing)
-                    .map(|(&v, &m)| if m { self.fill } else { v }),
-            );
+        data.extend_from_slice(&x.data[..3 * n]);
+        match self.fill {
+            Fill::Grey(level) => {
+                for plane in data.chunks_exact_mut(n) {
+                    for (v, &m) in plane.iter_mut().zip(&missing) {
+                        if m {
+                            *v = level;
+                        }
+                    }
+                }
+            }
+            Fill::Pyramid => pyramid_fill(&mut data, &missing, self.width, self.height),
         }
         data.extend(missing.iter().map(|&m| if m { 1.0f32 } else { 0.0 }));
         Planar {
@@ -221,7 +264,7 @@ mod tests {
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (3..18).contains(&(i % w)) && (2..13).contains(&(i / w)))
             .collect();
-        let m = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
+        let m = MaskSchedule::new(&mask, w, h, 20, Fill::Grey(0.5)).unwrap();
         assert_eq!(m.missing_at(20), mask);
         assert!(m.missing_at(0).iter().all(|&x| !x));
         let mut prev = m.missing_at(20);
@@ -240,9 +283,58 @@ mod tests {
     }
 
     #[test]
+    fn pyramid_degradation_ignores_what_is_still_missing_and_keeps_the_rest() {
+        let (w, h) = (19, 14);
+        let mask: Vec<bool> = (0..w * h)
+            .map(|i| (5..13).contains(&(i % w)) && (4..11).contains(&(i / w)))
+            .collect();
+        let d = MaskSchedule::new(&mask, w, h, 20, Fill::Pyramid).unwrap();
+        for t in [20, 13, 5] {
+            let missing = d.missing_at(t);
+            let frame = |under: f32| {
+                let data = (0..3 * w * h)
+                    .map(|i| {
+                        if missing[i % (w * h)] {
+                            under
+                        } else {
+                            ((i * 29) % 97) as f32 / 96.0
+                        }
+                    })
+                    .collect();
+                Planar::new(w, h, 3, data).unwrap()
+            };
+            let (x, a, b) = (frame(0.0), d.apply(&frame(0.0), t), d.apply(&frame(7.0), t));
+            assert_eq!(
+                &a.data[..3 * w * h],
+                &b.data[..3 * w * h],
+                "t={t}: the fill reads the hole"
+            );
+            for c in 0..3 {
+                for (i, (&v, &m)) in a.plane(c).iter().zip(&missing).enumerate() {
+                    if m {
+                        assert!((0.0..=1.0).contains(&v), "t={t}: fill {v}");
+                    } else {
+                        assert_eq!(v, x.plane(c)[i], "t={t}: a known pixel changed");
+                    }
+                }
+            }
+            assert_eq!(a.plane(3), b.plane(3));
+        }
+    }
+
+    #[test]
+    fn fill_text_is_pyramid_or_a_grey_level() {
+        assert_eq!("pyramid".parse::<Fill>().unwrap(), Fill::Pyramid);
+        assert_eq!("0.5".parse::<Fill>().unwrap(), Fill::Grey(0.5));
+        assert!("1.5".parse::<Fill>().is_err());
+        let e = "telea".parse::<Fill>().unwrap_err().to_string();
+        assert!(e.contains("telea") && e.contains("pyramid"), "{e}");
+    }
+
+    #[test]
     fn whole_frame_mask_is_refused_and_empty_mask_is_empty() {
         assert!(depth2(&[true; 12], 4, 3).is_err());
-        let m = MaskSchedule::new(&[false; 12], 4, 3, 20, 0.5).unwrap();
+        let m = MaskSchedule::new(&[false; 12], 4, 3, 20, Fill::Grey(0.5)).unwrap();
         assert!(m.is_empty());
     }
 }
@@ -281,8 +373,11 @@ mod sampler_tests {
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (4..20).contains(&(i % w)) && (3..13).contains(&(i / w)) || i % w == 1)
             .collect();
-        let d = MaskSchedule::new(&mask, w, h, 20, 0.5).unwrap();
-        for steps in [1, 2, 3, 7, 20] {
+        for (fill, steps) in [Fill::Grey(0.5), Fill::Pyramid]
+            .into_iter()
+            .flat_map(|f| [1, 2, 3, 7, 20].map(|s| (f, s)))
+        {
+            let d = MaskSchedule::new(&mask, w, h, 20, fill).unwrap();
             let mut r = Oracle {
                 x0: x0.clone(),
                 masks: vec![],
@@ -291,12 +386,12 @@ mod sampler_tests {
             assert_eq!(
                 out.plane(3),
                 vec![0.0; w * h].as_slice(),
-                "S={steps}: hole left"
+                "{fill} S={steps}: hole left"
             );
-            assert_eq!(&out.data[..3 * w * h], &x0.data[..], "S={steps}");
+            assert_eq!(&out.data[..3 * w * h], &x0.data[..], "{fill} S={steps}");
             assert_eq!(r.masks.len(), steps);
             for (t, m) in &r.masks {
-                assert_eq!(m, &d.missing_at(*t), "S={steps}: state at t={t}");
+                assert_eq!(m, &d.missing_at(*t), "{fill} S={steps}: state at t={t}");
             }
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod blur;
 pub mod mask;
+pub mod pyramid_fill;
 
 use crate::planar::Planar;
 

@@ -1,0 +1,198 @@
+//! The push-pull fill the inpainters' degradation puts in the still-missing pixels (metadata `fill = pyramid`),
+//! ported from `pyramid_fill` in models/recipe/degrade.py, whose docstring is the definition. Every step is the
+//! same float32 operation in the same order as numpy's, so both sides agree bit for bit (shared vectors in
+//! tests/data/pyramid_vectors.bin).
+//!
+//! A mean pyramid of the known pixels is built by summing 2x2 cells (values and counts) down to 1x1, then read
+//! back coarse to fine: each level keeps its own mean where it saw a known pixel and takes the coarser level,
+//! upsampled bilinearly, where it saw none. Holes thus get a smooth blend of their surroundings in O(pixels),
+//! whatever their size.
+
+/// One pyramid level: `channels` planes of value sums, and the count of known pixels under each cell.
+struct Level {
+    width: usize,
+    height: usize,
+    sums: Vec<f32>,
+    counts: Vec<f32>,
+}
+
+/// The next level: zero-padded 2x2 cell sums as ((top-left + top-right) + bottom-left) + bottom-right.
+fn push(planes: &[f32], width: usize, height: usize, channels: usize) -> Vec<f32> {
+    let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
+    let mut out = Vec::with_capacity(channels * w2 * h2);
+    for plane in planes.chunks_exact(width * height).take(channels) {
+        let at = |x: usize, y: usize| {
+            if x < width && y < height {
+                plane[y * width + x]
+            } else {
+                0.0
+            }
+        };
+        for y in 0..h2 {
+            for x in 0..w2 {
+                let (x, y) = (2 * x, 2 * y);
+                out.push(((at(x, y) + at(x + 1, y)) + at(x, y + 1)) + at(x + 1, y + 1));
+            }
+        }
+    }
+    out
+}
+
+/// One axis of the 2x bilinear upsampling with half-pixel centres and edge clamping: output 2i is
+/// 0.25 v[i - 1] + 0.75 v[i], output 2i + 1 is 0.75 v[i] + 0.25 v[i + 1], indices clamped; `out.len()` outputs
+/// (the crop to the finer level's size comes for free).
+fn upsample_line(v: impl Fn(usize) -> f32, n: usize, out: &mut [f32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let i = j / 2;
+        *o = if j.is_multiple_of(2) {
+            0.25 * v(i.saturating_sub(1)) + 0.75 * v(i)
+        } else {
+            0.75 * v(i) + 0.25 * v((i + 1).min(n - 1))
+        };
+    }
+}
+
+/// `coarse` (channels x ch x cw) upsampled 2x, rows then columns, cropped to width x height.
+fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) -> Vec<f32> {
+    let channels = coarse.len() / (cw * ch);
+    let mut rows = vec![0.0f32; height];
+    let mut by_rows = vec![0.0f32; channels * height * cw];
+    for c in 0..channels {
+        let src = &coarse[c * cw * ch..(c + 1) * cw * ch];
+        for x in 0..cw {
+            upsample_line(|i| src[i * cw + x], ch, &mut rows);
+            for (y, &v) in rows.iter().enumerate() {
+                by_rows[(c * height + y) * cw + x] = v;
+            }
+        }
+    }
+    let mut out = vec![0.0f32; channels * height * width];
+    for (src, dst) in by_rows.chunks_exact(cw).zip(out.chunks_exact_mut(width)) {
+        upsample_line(|i| src[i], cw, dst);
+    }
+    out
+}
+
+/// Overwrites the missing pixels of `planes` (`channels` planes of width x height) with the push-pull fill of
+/// the known ones. The caller guarantees some pixel is known when any is missing (the mask schedule refuses a
+/// mask over the whole frame); with none missing the planes are left as they are.
+pub fn pyramid_fill(planes: &mut [f32], missing: &[bool], width: usize, height: usize) {
+    let n = width * height;
+    debug_assert!(n > 0 && missing.len() == n && planes.len().is_multiple_of(n));
+    if !missing.iter().any(|&m| m) {
+        return;
+    }
+    let channels = planes.len() / n;
+    let known: Vec<f32> = missing.iter().map(|&m| if m { 0.0 } else { 1.0 }).collect();
+    let mut sums = planes.to_vec();
+    for plane in sums.chunks_exact_mut(n) {
+        for (s, &k) in plane.iter_mut().zip(&known) {
+            *s *= k;
+        }
+    }
+    let mut levels = vec![Level {
+        width,
+        height,
+        sums,
+        counts: known,
+    }];
+    loop {
+        let last = &levels[levels.len() - 1];
+        if last.width.max(last.height) <= 1 {
+            break;
+        }
+        let (w, h) = (last.width, last.height);
+        let next = Level {
+            width: w.div_ceil(2),
+            height: h.div_ceil(2),
+            sums: push(&last.sums, w, h, channels),
+            counts: push(&last.counts, w, h, 1),
+        };
+        levels.push(next);
+    }
+    // The top: 1x1, and it saw every known pixel, so its count is positive.
+    let top = &levels[levels.len() - 1];
+    let mut estimate: Vec<f32> = top
+        .sums
+        .iter()
+        .map(|&s| {
+            if top.counts[0] > 0.0 {
+                s / top.counts[0]
+            } else {
+                0.5
+            }
+        })
+        .collect();
+    let (mut ew, mut eh) = (top.width, top.height);
+    for level in levels.iter().rev().skip(1) {
+        let mut up = upsample2(&estimate, ew, eh, level.width, level.height);
+        let m = level.width * level.height;
+        for (c, plane) in up.chunks_exact_mut(m).enumerate() {
+            let sums = &level.sums[c * m..(c + 1) * m];
+            for ((e, &s), &k) in plane.iter_mut().zip(sums).zip(&level.counts) {
+                if k > 0.0 {
+                    *e = s / k;
+                }
+            }
+        }
+        estimate = up;
+        (ew, eh) = (level.width, level.height);
+    }
+    for (plane, est) in planes.chunks_exact_mut(n).zip(estimate.chunks_exact(n)) {
+        for ((p, &e), &m) in plane.iter_mut().zip(est).zip(missing) {
+            if m {
+                *p = e;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_frame_is_filled_with_that_constant_and_known_pixels_stay() {
+        let (w, h) = (13, 9);
+        let missing: Vec<bool> = (0..w * h).map(|i| (i * 7) % 5 != 0).collect();
+        let mut planes: Vec<f32> = (0..2 * w * h)
+            .map(|i| {
+                if missing[i % (w * h)] {
+                    9.0 // what is under the hole must not leak out
+                } else if i < w * h {
+                    0.25
+                } else {
+                    0.75
+                }
+            })
+            .collect();
+        pyramid_fill(&mut planes, &missing, w, h);
+        assert!(planes[..w * h].iter().all(|&v| v == 0.25));
+        assert!(planes[w * h..].iter().all(|&v| v == 0.75));
+    }
+
+    #[test]
+    fn fill_of_a_ramp_rises_across_the_hole_within_the_known_range() {
+        // A horizontal ramp with a band of columns missing: the fill is a blend of both sides, rising with x.
+        let (w, h) = (32, 8);
+        let missing: Vec<bool> = (0..w * h).map(|i| (12..20).contains(&(i % w))).collect();
+        let mut plane: Vec<f32> = (0..w * h).map(|i| (i % w) as f32 / 31.0).collect();
+        pyramid_fill(&mut plane, &missing, w, h);
+        for y in 0..h {
+            let band = &plane[y * w + 12..y * w + 20];
+            assert!(
+                band.iter().all(|v| (0.0..=1.0).contains(v)),
+                "row {y}: {band:?}"
+            );
+            assert!(band.windows(2).all(|p| p[0] <= p[1]), "row {y}: {band:?}");
+            assert!(band[0] < band[7], "row {y}: {band:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_missing_is_the_identity() {
+        let mut plane = vec![0.1f32, 0.2, 0.3];
+        pyramid_fill(&mut plane, &[false; 3], 3, 1);
+        assert_eq!(plane, vec![0.1, 0.2, 0.3]);
+    }
+}
