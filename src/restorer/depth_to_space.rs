@@ -41,9 +41,11 @@ impl DepthToSpace2 {
         Ok([1, c4 / 4, 2 * h, 2 * w])
     }
 
-    fn run<T: Datum + Copy + tract_core::num_traits::Zero>(x: &Tensor) -> TractResult<Tensor> {
+    fn run<T: Datum + Copy>(x: &Tensor) -> TractResult<Tensor> {
         let shape = Self::output_shape(x.shape())?;
-        let mut y = Tensor::zero::<T>(&shape)?;
+        // SAFETY: T is f32, u8 or i32 (eval), with no invalid bit patterns, and depth_to_space2 writes every
+        // output element (each (c, 2h + i, 2w + j) from exactly one input element) before it is read.
+        let mut y = unsafe { Tensor::uninitialized::<T>(&shape)? };
         depth_to_space2(
             x.try_as_plain_ram()?.as_slice::<T>()?,
             (x.shape()[1], x.shape()[2], x.shape()[3]),

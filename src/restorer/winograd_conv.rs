@@ -108,8 +108,6 @@ struct PanelsAt<'a> {
 /// Per-call buffers of the transforms, reused across block rows.
 #[derive(Default)]
 struct Scratch {
-    /// One padded input row of a block row's patches.
-    line: Vec<f32>,
     /// The 6 patch rows of a block row, by column phase (column mod 4).
     phases: [[Vec<f32>; PATCH]; OUT],
     /// `B^T d` along the rows, for each column phase.
@@ -236,7 +234,7 @@ impl WinogradConv {
     /// to vector code.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn transform_input(
+    fn transform_input<const AVX512: bool>(
         &self,
         x: &[f32],
         ci: usize,
@@ -252,38 +250,55 @@ impl WinogradConv {
         // The patch rows 4 by .. 4 by + 6 (padded coordinates: input row and column minus the padding; zero
         // outside the frame) over columns 4 lo .. 4 hi + 4, split by column phase (column mod 4): block k reads
         // phases 0-3 at k and phases 0-1 at k + 1.
+        // Patch position q (0 .. 4 (n + 1)) is input column 4 lo + q - px: inside the frame for first <= q < last.
         let span = OUT * (n + 1);
         let first = px.saturating_sub(OUT * lo).min(span);
         let last = (w + px).saturating_sub(OUT * lo).clamp(first, span);
-        s.line.resize(span, 0.0);
+        // Blocks whose four columns are all inside the frame are read straight from the input row; the few at
+        // the edges column by column (a copy of each row into a zero-padded line first was 5% of an f32 step).
+        let (inner_lo, inner_hi) = (first.div_ceil(OUT), (last / OUT).max(first.div_ceil(OUT)));
+        // The phase rows' length, n + 1 rounded up to whole LANES chunks: a partial chunk's copies were memcpy calls
+        // (5% of an f32 step).
+        let whole = (n + 1).next_multiple_of(LANES);
         for r in 0..PATCH {
-            let line = &mut s.line[..span];
-            match (OUT * by + r).checked_sub(py).filter(|&iy| iy < h) {
-                Some(iy) => {
-                    let src = (ci * h + iy) * w + OUT * lo + first - px;
-                    line[..first].fill(0.0);
-                    line[first..last].copy_from_slice(&x[src..src + last - first]);
-                    line[last..].fill(0.0);
-                }
-                None => line.fill(0.0),
-            }
             let [p0, p1, p2, p3] = &mut s.phases;
             let rows = [&mut p0[r], &mut p1[r], &mut p2[r], &mut p3[r]];
             for row in rows {
-                row.resize(n + 1, 0.0);
+                row.resize(whole, 0.0);
             }
             let (a, b) = (&mut p0[r][..n + 1], &mut p1[r][..n + 1]);
             let (c, d) = (&mut p2[r][..n + 1], &mut p3[r][..n + 1]);
-            for ((((quad, a), b), c), d) in line.chunks_exact(OUT).zip(a).zip(b).zip(c).zip(d) {
-                (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+            let Some(iy) = (OUT * by + r).checked_sub(py).filter(|&iy| iy < h) else {
+                for phase in [a, b, c, d] {
+                    phase.fill(0.0);
+                }
+                continue;
+            };
+            let row = &x[(ci * h + iy) * w..][..w];
+            // (Loops, not a closure: a closure here stayed a call in the AVX-512 copy.)
+            for k in (0..inner_lo).chain(inner_hi..n + 1) {
+                let mut quad = [0f32; OUT];
+                for (p, v) in quad.iter_mut().enumerate() {
+                    let q = OUT * k + p;
+                    if (first..last).contains(&q) {
+                        *v = row[OUT * lo + q - px];
+                    }
+                }
+                (a[k], b[k], c[k], d[k]) = (quad[0], quad[1], quad[2], quad[3]);
+            }
+            if inner_lo < inner_hi {
+                let inner = &row[OUT * (lo + inner_lo) - px..OUT * (lo + inner_hi) - px];
+                let (a, b) = (&mut a[inner_lo..inner_hi], &mut b[inner_lo..inner_hi]);
+                let (c, d) = (&mut c[inner_lo..inner_hi], &mut d[inner_lo..inner_hi]);
+                deinterleave::<AVX512>(inner, [a, b, c, d]);
             }
         }
-        // B^T d along the rows, for each column phase.
+        // B^T d along the rows, for each column phase, over whole chunks (the lanes past n + 1 are never read).
         for (phase, t) in s.t.iter_mut().enumerate() {
             let rows = &s.phases[phase];
-            let d: [&[f32]; PATCH] = six(|r| &rows[r][..n + 1]);
+            let d: [&[f32]; PATCH] = six(|r| &rows[r][..whole]);
             for row in t.iter_mut() {
-                row.resize(n + 1, 0.0);
+                row.resize(whole, 0.0);
             }
             let [t0, t1, t2, t3, t4, t5] = t;
             let t = [
@@ -294,7 +309,7 @@ impl WinogradConv {
                 &mut t4[..],
                 &mut t5[..],
             ];
-            b_transpose_slices(d, t, n + 1);
+            b_transpose_slices(d, t, whole);
         }
         // ... then B along the columns: block k's columns are phases 0-3 at k, then phases 0-1 at k + 1. Each run
         // of blocks inside one row panel goes straight to its place there: block c of the group at panel c / r,
@@ -330,7 +345,7 @@ impl WinogradConv {
     /// `first..first + width`, into the output.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn transform_output(
+    fn transform_output<const AVX512: bool>(
         &self,
         m: &[f32],
         group: usize,
@@ -366,46 +381,46 @@ impl WinogradConv {
                 // Each column j of the blocks' 6x6 products, then each row a of that: A^T M A, LANES blocks at a
                 // time; row a of each block goes to output row 4 by + a, its 4 columns side by side.
                 let mut column = [[0f32; LANES]; PATCH];
-                let mut c = [[[0f32; LANES]; OUT]; PATCH];
                 let mut y = [[0f32; LANES]; OUT];
+                // c[a][j]: row a of A^T applied to column j of the blocks' products.
+                let mut c = [[[0f32; LANES]; PATCH]; OUT];
                 for k in (0..n).step_by(LANES) {
                     let w = (n - k).min(LANES);
-                    for (j, c) in c.iter_mut().enumerate() {
+                    for j in 0..PATCH {
                         for (i, lanes) in column.iter_mut().enumerate() {
                             load(lanes, &m[(PATCH * i + j) * plane + at + k..][..w]);
                         }
-                        a_transpose(six(|i| &column[i]), c);
+                        a_transpose(&column, &mut y);
+                        for (c, y) in c.iter_mut().zip(&y) {
+                            c[j] = *y;
+                        }
                     }
                     for (a, row) in rows.iter_mut().enumerate() {
                         let oy = OUT * by + a;
-                        a_transpose(six(|j| &c[j][a]), &mut y);
+                        a_transpose(&c[a], &mut y);
+                        if self.epilogue != Epilogue::None {
+                            for lanes in &mut y {
+                                for v in lanes {
+                                    *v = v.max(0.0);
+                                }
+                            }
+                        }
                         let cols = (ow - OUT * (lo + k)).min(OUT * w);
                         let dst = &mut row[OUT * k..OUT * k + cols];
                         match <&mut [f32; OUT * LANES]>::try_from(&mut *dst) {
-                            Ok(whole) => {
-                                for (l, quad) in whole.chunks_exact_mut(OUT).enumerate() {
-                                    for (b, v) in quad.iter_mut().enumerate() {
-                                        *v = y[b][l];
-                                    }
-                                }
-                            }
+                            Ok(whole) => interleave::<AVX512>(&y, whole),
                             Err(_) => {
                                 for (col, v) in dst.iter_mut().enumerate() {
                                     *v = y[col % OUT][col / OUT];
                                 }
                             }
                         }
-                        match self.epilogue {
-                            Epilogue::None => {}
-                            Epilogue::Relu => dst.iter_mut().for_each(|v| *v = v.max(0.0)),
-                            // Rows past the frame are discarded: no input there to add.
-                            Epilogue::ReluPlusInput if oy < oh => {
-                                let skip = &x[(co * oh + oy) * ow + OUT * (lo + k)..][..cols];
-                                for (v, s) in dst.iter_mut().zip(skip) {
-                                    *v = v.max(0.0) + s;
-                                }
+                        // Rows past the frame are discarded: no input there to add.
+                        if self.epilogue == Epilogue::ReluPlusInput && oy < oh {
+                            let skip = &x[(co * oh + oy) * ow + OUT * (lo + k)..][..cols];
+                            for (v, s) in dst.iter_mut().zip(skip) {
+                                *v += s;
                             }
-                            Epilogue::ReluPlusInput => {}
                         }
                     }
                 }
@@ -465,17 +480,18 @@ impl WinogradConv {
             // SAFETY: the CPU has AVX-512F (checked just above).
             return unsafe { self.run_avx512(x) };
         }
-        self.run_inlined(x)
+        self.run_inlined::<false>(x)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn run_avx512(&self, x: &[f32]) -> TractResult<Tensor> {
-        self.run_inlined(x)
+        self.run_inlined::<true>(x)
     }
 
+    /// `AVX512`: this copy runs with AVX-512F enabled (x86-64 only), and may use its shuffles.
     #[inline(always)]
-    fn run_inlined(&self, x: &[f32]) -> TractResult<Tensor> {
+    fn run_inlined<const AVX512: bool>(&self, x: &[f32]) -> TractResult<Tensor> {
         let g = &self.geometry;
         let (cin, cout) = (g.in_channels, g.out_channels);
         let (bh, bw) = blocks(g);
@@ -488,7 +504,9 @@ impl WinogradConv {
         let mut output = unsafe { Tensor::uninitialized::<f32>(&g.output_shape())? };
         let mut plain = output.try_as_plain_ram_mut()?;
         let y = plain.as_slice_mut::<f32>()?;
-        let mut products = Tensor::zero::<f32>(&[POSITIONS, cout, group])?;
+        // SAFETY: f32 has no invalid bit patterns; each group's products are stored for its `width` blocks
+        // before the output transform reads those, and the columns past `width` are never read.
+        let mut products = unsafe { Tensor::uninitialized::<f32>(&[POSITIONS, cout, group])? };
         // SAFETY: scratch space made by this kernel, used only by `multiply` on this kernel.
         let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
         let mut buffers: Vec<Option<Arc<Blob>>> = vec![None; POSITIONS];
@@ -509,7 +527,7 @@ impl WinogradConv {
             for ci in 0..cin {
                 for (by, lo, hi) in block_rows(first..first + width, bw) {
                     out.column = by * bw + lo - first;
-                    self.transform_input(x, ci, by, lo, hi, &mut s, &mut out);
+                    self.transform_input::<AVX512>(x, ci, by, lo, hi, &mut s, &mut out);
                 }
             }
             drop(out);
@@ -524,7 +542,7 @@ impl WinogradConv {
                 )?;
             }
             let m = products.try_as_plain_ram()?;
-            self.transform_output(m.as_slice::<f32>()?, group, first, width, x, y);
+            self.transform_output::<AVX512>(m.as_slice::<f32>()?, group, first, width, x, y);
         }
         Ok(output)
     }
@@ -556,19 +574,22 @@ fn blocks(g: &ConvGeometry) -> (usize, usize) {
 const LANES: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
 
 type Lanes = [f32; LANES];
+// interleave_avx512 moves whole 16-lane vectors.
+const _: () = assert!(!cfg!(target_arch = "x86_64") || LANES == 16);
 
-/// `t = B^T d` for LANES independent columns d of 6 (or, on rows, `d B`).
+/// `t = B^T d` for LANES independent columns d of 6 (or, on rows, `d B`). Callers pass two local arrays: over
+/// references into their slices the compiler could not rule out that inputs and outputs overlap and left the loop
+/// scalar (a quarter of the op's time, measured with perf), and arrays returned by value became memcpy calls.
 #[inline(always)]
-fn b_transpose(d: [&Lanes; PATCH], t: [&mut Lanes; PATCH]) {
-    let [t0, t1, t2, t3, t4, t5] = t;
+fn b_transpose(d: &[Lanes; PATCH], t: &mut [Lanes; PATCH]) {
     for l in 0..LANES {
         let (d0, d1, d2, d3, d4, d5) = (d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]);
-        t0[l] = 4.0 * d0 - 5.0 * d2 + d4;
-        t1[l] = -4.0 * (d1 + d2) + d3 + d4;
-        t2[l] = 4.0 * (d1 - d2) - d3 + d4;
-        t3[l] = 2.0 * (d3 - d1) - d2 + d4;
-        t4[l] = 2.0 * (d1 - d3) - d2 + d4;
-        t5[l] = 4.0 * d1 - 5.0 * d3 + d5;
+        t[0][l] = 4.0 * d0 - 5.0 * d2 + d4;
+        t[1][l] = -4.0 * (d1 + d2) + d3 + d4;
+        t[2][l] = 4.0 * (d1 - d2) - d3 + d4;
+        t[3][l] = 2.0 * (d3 - d1) - d2 + d4;
+        t[4][l] = 2.0 * (d1 - d3) - d2 + d4;
+        t[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
     }
 }
 
@@ -578,9 +599,9 @@ fn six<T>(mut f: impl FnMut(usize) -> T) -> [T; PATCH] {
     [f(0), f(1), f(2), f(3), f(4), f(5)]
 }
 
-/// `y = A^T m` for LANES independent columns m of 6.
+/// `y = A^T m` for LANES independent columns m of 6 (on local arrays, as `b_transpose`).
 #[inline(always)]
-fn a_transpose(m: [&Lanes; PATCH], y: &mut [Lanes; OUT]) {
+fn a_transpose(m: &[Lanes; PATCH], y: &mut [Lanes; OUT]) {
     for l in 0..LANES {
         let (m0, m1, m2, m3, m4, m5) = (m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]);
         y[0][l] = m0 + m1 + m2 + m3 + m4;
@@ -595,52 +616,164 @@ fn a_transpose(m: [&Lanes; PATCH], y: &mut [Lanes; OUT]) {
 // Inlined on x86-64 into the AVX-512 copy of the op; elsewhere one copy serves both call sites (size budget).
 #[cfg_attr(target_arch = "x86_64", inline(always))]
 fn b_transpose_slices(ins: [&[f32]; PATCH], mut outs: [&mut [f32]; PATCH], len: usize) {
-    // One call of the formula for whole and partial chunks alike (the code is inlined, and on ARM every copy
-    // counts against the binary's size budget): a partial chunk goes through local arrays.
-    let mut d_part = [[0f32; LANES]; PATCH];
-    let mut t_part = [[0f32; LANES]; PATCH];
+    // Lanes past `len` in the last chunk hold stale values; their results are not stored.
+    let mut d = [[0f32; LANES]; PATCH];
+    let mut t = [[0f32; LANES]; PATCH];
     for k in (0..len).step_by(LANES) {
         let w = (len - k).min(LANES);
-        let partial = w < LANES;
-        if partial {
-            for (d, input) in d_part.iter_mut().zip(&ins) {
-                d[..w].copy_from_slice(&input[k..len]);
-            }
+        for (d, input) in d.iter_mut().zip(&ins) {
+            load(d, &input[k..k + w]);
         }
-        let d: [&Lanes; PATCH] = if partial {
-            six(|i| &d_part[i])
-        } else {
-            six(|i| <&Lanes>::try_from(&ins[i][k..k + LANES]).expect("LANES long"))
-        };
-        let t: [&mut Lanes; PATCH] = if partial {
-            let [t0, t1, t2, t3, t4, t5] = &mut t_part;
-            [t0, t1, t2, t3, t4, t5]
-        } else {
-            let [o0, o1, o2, o3, o4, o5] = &mut outs;
-            [
-                (&mut o0[k..k + LANES]).try_into().expect("LANES long"),
-                (&mut o1[k..k + LANES]).try_into().expect("LANES long"),
-                (&mut o2[k..k + LANES]).try_into().expect("LANES long"),
-                (&mut o3[k..k + LANES]).try_into().expect("LANES long"),
-                (&mut o4[k..k + LANES]).try_into().expect("LANES long"),
-                (&mut o5[k..k + LANES]).try_into().expect("LANES long"),
-            ]
-        };
-        b_transpose(d, t);
-        if partial {
-            for (out, t) in outs.iter_mut().zip(&t_part) {
-                out[k..len].copy_from_slice(&t[..w]);
-            }
+        b_transpose(&d, &mut t);
+        for (out, t) in outs.iter_mut().zip(&t) {
+            store(&mut out[k..k + w], t);
         }
     }
 }
 
-/// `lanes[..src.len()] = src`, with a fixed-size copy for a whole chunk (a run-time length calls memcpy).
+/// `lanes[..src.len()] = src`: a whole chunk as a fixed-size copy (vector moves), a partial one out of line.
+/// Both as inline copies, the compiler merged them into one memcpy call of run-time length for every chunk
+/// (5% of an f32 step).
 #[inline(always)]
 fn load(lanes: &mut Lanes, src: &[f32]) {
     match <&Lanes>::try_from(src) {
         Ok(whole) => *lanes = *whole,
-        Err(_) => lanes[..src.len()].copy_from_slice(src),
+        Err(_) => copy_partial(&mut lanes[..src.len()], src),
+    }
+}
+
+#[inline(never)]
+fn copy_partial(dst: &mut [f32], src: &[f32]) {
+    dst.copy_from_slice(src);
+}
+
+/// `phases[p][k] = row[4 k + p]`: an input row split by column phase (mod 4); `row` is 4 x the phases' length.
+#[inline(always)]
+fn deinterleave<const AVX512: bool>(row: &[f32], phases: [&mut [f32]; OUT]) {
+    let [a, b, c, d] = phases;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        for ((((quads, a), b), c), d) in row
+            .chunks_exact(OUT * LANES)
+            .zip(a.chunks_exact_mut(LANES))
+            .zip(b.chunks_exact_mut(LANES))
+            .zip(c.chunks_exact_mut(LANES))
+            .zip(d.chunks_exact_mut(LANES))
+        {
+            // SAFETY: AVX512 is true only in the copy compiled with AVX-512F, which runs after the CPU was checked.
+            unsafe { deinterleave_avx512(quads, [a, b, c, d]) };
+            done += LANES;
+        }
+    }
+    for ((((quad, a), b), c), d) in row[OUT * done..]
+        .chunks_exact(OUT)
+        .zip(&mut a[done..])
+        .zip(&mut b[done..])
+        .zip(&mut c[done..])
+        .zip(&mut d[done..])
+    {
+        (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+    }
+}
+
+/// `deinterleave` of 64 values into four 16-lane phases with two rounds of two-source permutes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn deinterleave_avx512(quads: &[f32], phases: [&mut [f32]; OUT]) {
+    use std::arch::x86_64::*;
+    let [p0, p1, p2, p3] = phases;
+    assert!(quads.len() == OUT * LANES);
+    assert!(p0.len() == LANES && p1.len() == LANES && p2.len() == LANES && p3.len() == LANES);
+    // SAFETY: lengths checked just above; unaligned loads and stores inside them.
+    unsafe {
+        // No closures or array maps in here: they do not inherit the target feature and stay calls.
+        let q = quads.as_ptr();
+        let (v0, v1) = (_mm512_loadu_ps(q), _mm512_loadu_ps(q.add(16)));
+        let (v2, v3) = (_mm512_loadu_ps(q.add(32)), _mm512_loadu_ps(q.add(48)));
+        // Within each pair of source vectors (eight blocks): phases 0 and 1 (resp. 2 and 3), eight values each.
+        const PHASES_01: [i32; 16] = [0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29];
+        const PHASES_23: [i32; 16] = [2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31];
+        let lo01 = _mm512_loadu_si512(PHASES_01.as_ptr().cast());
+        let lo23 = _mm512_loadu_si512(PHASES_23.as_ptr().cast());
+        let a01 = _mm512_permutex2var_ps(v0, lo01, v1);
+        let a23 = _mm512_permutex2var_ps(v0, lo23, v1);
+        let b01 = _mm512_permutex2var_ps(v2, lo01, v3);
+        let b23 = _mm512_permutex2var_ps(v2, lo23, v3);
+        // Eight of each phase from the first pair, then eight from the second.
+        const FIRST: [i32; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+        const SECOND: [i32; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+        let first = _mm512_loadu_si512(FIRST.as_ptr().cast());
+        let second = _mm512_loadu_si512(SECOND.as_ptr().cast());
+        _mm512_storeu_ps(p0.as_mut_ptr(), _mm512_permutex2var_ps(a01, first, b01));
+        _mm512_storeu_ps(p1.as_mut_ptr(), _mm512_permutex2var_ps(a01, second, b01));
+        _mm512_storeu_ps(p2.as_mut_ptr(), _mm512_permutex2var_ps(a23, first, b23));
+        _mm512_storeu_ps(p3.as_mut_ptr(), _mm512_permutex2var_ps(a23, second, b23));
+    }
+}
+
+/// `out[4 l + b] = y[b][l]`: a row of LANES output blocks, their four columns side by side. The AVX-512 copy of
+/// the op does it with shuffles in registers; as a plain loop it compiled to 64 scalar moves, and the residual sum
+/// that reads the row back as vectors stalled on them.
+#[inline(always)]
+fn interleave<const AVX512: bool>(y: &[Lanes; OUT], out: &mut [f32; OUT * LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        // SAFETY: AVX512 is true only in the copy compiled with AVX-512F, which runs after the CPU was checked.
+        unsafe { interleave_avx512(y, out) };
+        return;
+    }
+    for (l, quad) in out.chunks_exact_mut(OUT).enumerate() {
+        for (b, v) in quad.iter_mut().enumerate() {
+            *v = y[b][l];
+        }
+    }
+}
+
+/// `interleave` as a 4 x 16 transpose: pairs within 128-bit lanes, then 128-bit lanes across the four vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn interleave_avx512(y: &[Lanes; OUT], out: &mut [f32; OUT * LANES]) {
+    use std::arch::x86_64::*;
+    // SAFETY: each Lanes is 16 f32 and `out` 64: the unaligned loads and stores stay inside them.
+    unsafe {
+        // No closures or array maps in here: they do not inherit the target feature and stay calls.
+        let y0 = _mm512_loadu_ps(y[0].as_ptr());
+        let y1 = _mm512_loadu_ps(y[1].as_ptr());
+        let y2 = _mm512_loadu_ps(y[2].as_ptr());
+        let y3 = _mm512_loadu_ps(y[3].as_ptr());
+        // t0 = y0[0] y1[0] y0[1] y1[1] | ..4.. | ..8.. | ..12..; t1 the same for 2, 3 of each 128-bit lane
+        let (t0, t1) = (_mm512_unpacklo_ps(y0, y1), _mm512_unpackhi_ps(y0, y1));
+        let (t2, t3) = (_mm512_unpacklo_ps(y2, y3), _mm512_unpackhi_ps(y2, y3));
+        let (t0, t1) = (_mm512_castps_pd(t0), _mm512_castps_pd(t1));
+        let (t2, t3) = (_mm512_castps_pd(t2), _mm512_castps_pd(t3));
+        // u0 = block columns (0, 4, 8, 12) with their four values each; u1 (1, 5, 9, 13); u2 (2, ..); u3 (3, ..)
+        let u0 = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        let u1 = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        let u2 = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        let u3 = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+        // 128-bit lanes: out vector q takes lane q of u0, u1, u2, u3.
+        let v0 = _mm512_shuffle_f32x4::<0b01_00_01_00>(u0, u1);
+        let v1 = _mm512_shuffle_f32x4::<0b01_00_01_00>(u2, u3);
+        let v2 = _mm512_shuffle_f32x4::<0b11_10_11_10>(u0, u1);
+        let v3 = _mm512_shuffle_f32x4::<0b11_10_11_10>(u2, u3);
+        let o = out.as_mut_ptr();
+        _mm512_storeu_ps(o, _mm512_shuffle_f32x4::<0b10_00_10_00>(v0, v1));
+        _mm512_storeu_ps(o.add(16), _mm512_shuffle_f32x4::<0b11_01_11_01>(v0, v1));
+        _mm512_storeu_ps(o.add(32), _mm512_shuffle_f32x4::<0b10_00_10_00>(v2, v3));
+        _mm512_storeu_ps(o.add(48), _mm512_shuffle_f32x4::<0b11_01_11_01>(v2, v3));
+    }
+}
+
+/// `dst = lanes[..dst.len()]`, as `load`.
+#[inline(always)]
+fn store(dst: &mut [f32], lanes: &Lanes) {
+    let n = dst.len();
+    match <&mut Lanes>::try_from(&mut *dst) {
+        Ok(whole) => *whole = *lanes,
+        Err(_) => copy_partial(dst, &lanes[..n]),
     }
 }
 
