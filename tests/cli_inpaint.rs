@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use coldframe::frame_mask::FrameMask;
-use coldframe::image_io::read_image;
+use coldframe::image_io::{read_image, write_image};
 use coldframe::planar::Planar;
 use common::{coldframe, data, ok, refused, s, tmp};
 
@@ -149,8 +149,19 @@ fn folders_with_one_mask_or_a_mask_dir() {
 fn degrade_mask_fills_the_whole_mask_at_t_and_nothing_at_zero() {
     let img = data("val_bridge.png");
     let mask = data("mask_blob.png");
-    let (full, none, half) = (tmp("d20.png"), tmp("d0.png"), tmp("d10.png"));
-    for (step, out) in [("20", &full), ("0", &none), ("10", &half)] {
+    let m = FrameMask::read(&mask).unwrap();
+    // The same frame with garbage under the mask: the fill must not read it.
+    let mut junk = read_image(&img).unwrap();
+    let n = junk.width * junk.height;
+    for (i, v) in junk.data.iter_mut().enumerate() {
+        if m.missing[i % n] {
+            *v = ((i * 7919) % 256) as f32 / 255.0;
+        }
+    }
+    let junk_png = tmp("junk-under-mask.png");
+    write_image(&junk, &junk_png).unwrap();
+    let degrade = |input: &Path, step: &str, name: &str| {
+        let out = tmp(name);
         ok(&[
             "degrade",
             "mask",
@@ -158,27 +169,52 @@ fn degrade_mask_fills_the_whole_mask_at_t_and_nothing_at_zero() {
             s(&mask),
             "--step",
             step,
-            s(&img),
-            s(out),
+            s(input),
+            s(&out),
         ]);
-    }
-    assert_eq!(rgb8(&none), rgb8(&img));
-    let m = FrameMask::read(&mask).unwrap();
-    let (f, h, x) = (rgb8(&full), rgb8(&half), rgb8(&img));
-    let grey = |p: &[u8], i: usize| p[3 * i..3 * i + 3] == [128, 128, 128];
-    let mut in_half = 0;
-    for i in 0..m.missing.len() {
+        rgb8(&out)
+    };
+    let x = rgb8(&img);
+    assert_eq!(degrade(&img, "0", "d0.png"), x);
+    let (full, full_junk) = (
+        degrade(&img, "20", "d20.png"),
+        degrade(&junk_png, "20", "d20j.png"),
+    );
+    let half = degrade(&img, "10", "d10.png");
+    let px = |p: &[u8], i: usize| [p[3 * i], p[3 * i + 1], p[3 * i + 2]];
+    let (mut filled, mut uncovered_at_half) = (0, 0);
+    for i in 0..n {
         if m.missing[i] {
-            assert!(grey(&f, i), "pixel {i} of the mask not filled at T");
-            in_half += grey(&h, i) as usize;
+            assert_eq!(
+                px(&full, i),
+                px(&full_junk, i),
+                "pixel {i}: the fill read the hole"
+            );
+            filled += (px(&full, i) != px(&x, i)) as usize;
+            uncovered_at_half += (px(&half, i) == px(&x, i)) as usize;
         } else {
-            assert_eq!(f[3 * i..3 * i + 3], x[3 * i..3 * i + 3]);
+            assert_eq!(
+                px(&full, i),
+                px(&x, i),
+                "pixel {i} outside the mask changed"
+            );
+            assert_eq!(
+                px(&half, i),
+                px(&x, i),
+                "pixel {i} outside the mask changed"
+            );
         }
     }
-    // at T/2 only the inner part is still missing
+    // At T the whole mask holds the fill (a smooth guess: a few pixels may match the photo by chance); at T/2 only
+    // the inner part of the blobs is still missing.
     assert!(
-        in_half > 0 && in_half < m.count(),
-        "{in_half} of {}",
+        filled > m.count() * 9 / 10,
+        "{filled} of {} filled",
+        m.count()
+    );
+    assert!(
+        uncovered_at_half > 0 && uncovered_at_half < m.count(),
+        "{uncovered_at_half} of {}",
         m.count()
     );
 }

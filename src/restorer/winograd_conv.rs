@@ -569,9 +569,10 @@ fn blocks(g: &ConvGeometry) -> (usize, usize) {
 /// Lanes per vectorised step of the transforms: each formula is written once, over fixed arrays of this many
 /// independent columns, a loop the compiler turns into whole vectors (over a run-time length of a few dozen it
 /// would mostly run its scalar remainder, and over the 6 or 36 terms of one block it does not vectorise at all).
-/// One AVX-512 vector on x86-64; two NEON vectors on ARM, where the unrolled code counts against the size budget.
-/// Any value gives the same bits: each lane's sums are the same.
-const LANES: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
+/// One AVX-512 vector on x86-64; one NEON vector on ARM, where the unrolled code counts against the size budget
+/// (8 lanes there put the aarch64 binary 8 KB over a 64 KiB step of its size). Any value gives the same bits:
+/// each lane's sums are the same.
+const LANES: usize = if cfg!(target_arch = "x86_64") { 16 } else { 4 };
 
 type Lanes = [f32; LANES];
 // interleave_avx512 moves whole 16-lane vectors.
@@ -599,8 +600,9 @@ fn six<T>(mut f: impl FnMut(usize) -> T) -> [T; PATCH] {
     [f(0), f(1), f(2), f(3), f(4), f(5)]
 }
 
-/// `y = A^T m` for LANES independent columns m of 6 (on local arrays, as `b_transpose`).
-#[inline(always)]
+/// `y = A^T m` for LANES independent columns m of 6 (on local arrays, as `b_transpose`). Inlined on x86-64;
+/// elsewhere its two call sites share one copy (size budget).
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn a_transpose(m: &[Lanes; PATCH], y: &mut [Lanes; OUT]) {
     for l in 0..LANES {
         let (m0, m1, m2, m3, m4, m5) = (m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]);
@@ -651,20 +653,22 @@ fn copy_partial(dst: &mut [f32], src: &[f32]) {
 #[inline(always)]
 fn deinterleave<const AVX512: bool>(row: &[f32], phases: [&mut [f32]; OUT]) {
     let [a, b, c, d] = phases;
-    let mut done = 0;
+    // Whole 16-block chunks by shuffles in the AVX-512 copy, the rest (everything elsewhere) one by one.
+    let done = if cfg!(target_arch = "x86_64") && AVX512 {
+        row.len() / (OUT * LANES) * LANES
+    } else {
+        0
+    };
     #[cfg(target_arch = "x86_64")]
-    if AVX512 {
-        for ((((quads, a), b), c), d) in row
-            .chunks_exact(OUT * LANES)
-            .zip(a.chunks_exact_mut(LANES))
-            .zip(b.chunks_exact_mut(LANES))
-            .zip(c.chunks_exact_mut(LANES))
-            .zip(d.chunks_exact_mut(LANES))
-        {
-            // SAFETY: AVX512 is true only in the copy compiled with AVX-512F, which runs after the CPU was checked.
-            unsafe { deinterleave_avx512(quads, [a, b, c, d]) };
-            done += LANES;
-        }
+    for ((((quads, a), b), c), d) in row[..OUT * done]
+        .chunks_exact(OUT * LANES)
+        .zip(a.chunks_exact_mut(LANES))
+        .zip(b.chunks_exact_mut(LANES))
+        .zip(c.chunks_exact_mut(LANES))
+        .zip(d.chunks_exact_mut(LANES))
+    {
+        // SAFETY: `done` is nonzero only in the copy compiled with AVX-512F, which runs after the CPU was checked.
+        unsafe { deinterleave_avx512(quads, [a, b, c, d]) };
     }
     for ((((quad, a), b), c), d) in row[OUT * done..]
         .chunks_exact(OUT)
