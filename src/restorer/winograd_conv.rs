@@ -296,7 +296,14 @@ impl WinogradConv {
         // B^T d along the rows, for each column phase, over whole chunks (the lanes past n + 1 are never read).
         for (phase, t) in s.t.iter_mut().enumerate() {
             let rows = &s.phases[phase];
-            let d: [&[f32]; PATCH] = six(|r| &rows[r][..whole]);
+            let d: [&[f32]; PATCH] = [
+                &rows[0][..whole],
+                &rows[1][..whole],
+                &rows[2][..whole],
+                &rows[3][..whole],
+                &rows[4][..whole],
+                &rows[5][..whole],
+            ];
             for row in t.iter_mut() {
                 row.resize(whole, 0.0);
             }
@@ -321,8 +328,10 @@ impl WinogradConv {
             let len = (out.r - lane).min(n - k0);
             let at = panel * out.panel_len + ci * out.r + lane;
             for i in 0..PATCH {
-                let q = |p: usize| &s.t[p][i][k0..k0 + len + 1];
-                let (q0, q1, q2, q3) = (q(0), q(1), q(2), q(3));
+                // (Indexing, not a closure: closures stay calls in the AVX-512 copy.)
+                let span = k0..k0 + len + 1;
+                let (q0, q1) = (&s.t[0][i][span.clone()], &s.t[1][i][span.clone()]);
+                let (q2, q3) = (&s.t[2][i][span.clone()], &s.t[3][i][span]);
                 let columns = [q0, q1, q2, q3, &q0[1..], &q1[1..]];
                 let [v0, v1, v2, v3, v4, v5] = &mut out.panels[PATCH * i..PATCH * (i + 1)] else {
                     unreachable!("six positions")
@@ -592,12 +601,6 @@ fn b_transpose(d: &[Lanes; PATCH], t: &mut [Lanes; PATCH]) {
         t[4][l] = 2.0 * (d1 - d3) - d2 + d4;
         t[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
     }
-}
-
-/// `[f(0), .., f(5)]`, spelt out: `std::array::from_fn` and `map` were left as calls in the hot loops.
-#[inline(always)]
-fn six<T>(mut f: impl FnMut(usize) -> T) -> [T; PATCH] {
-    [f(0), f(1), f(2), f(3), f(4), f(5)]
 }
 
 /// `y = A^T m` for LANES independent columns m of 6 (on local arrays, as `b_transpose`). Inlined on x86-64;
