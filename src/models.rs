@@ -62,10 +62,10 @@ pub const EMBEDDED: &[Embedded] = &[
 ];
 
 /// Chosen by the rule of models/deblur.md: the int8 model if it is within 0.3 dB of the f32 one and at least as
-/// fast in tract. With the integer convolutions of src/restorer/ it is within 0.1 dB and 1.4-1.5x as fast.
+/// fast in tract. With the integer convolutions of src/restorer/ it is within 0.1 dB and 1.1-1.2x as fast.
 pub const DEFAULT_DEBLUR: &str = "deblur-int8";
 
-/// The same rule for the inpainters (models/inpaint.md): within 0.2 dB inside the hole, 1.3-1.4x as fast.
+/// The same rule for the inpainters (models/inpaint.md): within 0.15 dB inside the hole, 1.2x as fast.
 pub const DEFAULT_INPAINT: &str = "inpaint-int8";
 
 /// An embedded name, or a path to an ONNX file. Returns the bytes and the name to show in messages.
