@@ -10,68 +10,45 @@ use coldframe::inpaint::Inpainter;
 use coldframe::planar::Planar;
 use common::{max_abs_diff, parity, restorer, Reader};
 
-fn bools(bytes: &[u8]) -> Vec<bool> {
-    bytes.iter().map(|&b| b != 0).collect()
-}
-
 #[test]
 fn mask_schedule_matches_python_bit_for_bit() {
-    let bytes = std::fs::read(common::data("mask_vectors.bin")).unwrap();
-    let mut pos = 0;
-    let u32_at = |pos: &mut usize| {
-        let v = u32::from_le_bytes(bytes[*pos..*pos + 4].try_into().unwrap());
-        *pos += 4;
-        v as usize
-    };
-    let cases = u32_at(&mut pos);
+    let mut r = Reader::open("mask_vectors.bin");
+    let cases = r.u32();
     assert!(cases >= 10, "fixture holds {cases} masks");
     for case in 0..cases {
-        let (h, w) = (u32_at(&mut pos), u32_at(&mut pos));
+        let (h, w) = (r.u32() as usize, r.u32() as usize);
         let n = h * w;
-        let mask = bools(&bytes[pos..pos + n]);
-        pos += n;
-        let want_d2: Vec<u64> = (0..n).map(|_| u32_at(&mut pos) as u64).collect();
+        let mask = r.bools(n);
+        let want_d2: Vec<u64> = (0..n).map(|_| r.u32() as u64).collect();
         assert_eq!(depth2(&mask, w, h).unwrap(), want_d2, "case {case}: depth");
         let sched = MaskSchedule::new(&mask, w, h, 20, Fill::Grey(0.5)).unwrap();
-        let nt = u32_at(&mut pos);
+        let nt = r.u32();
         for _ in 0..nt {
-            let t = u32_at(&mut pos);
-            let want = bools(&bytes[pos..pos + n]);
-            pos += n;
+            let t = r.u32() as usize;
+            let want = r.bools(n);
             assert_eq!(sched.missing_at(t), want, "case {case} ({w}x{h}) at t={t}");
         }
     }
-    assert_eq!(pos, bytes.len());
+    assert!(r.at_end());
 }
 
 #[test]
 fn pyramid_fill_matches_python_bit_for_bit() {
-    let bytes = std::fs::read(common::data("pyramid_vectors.bin")).unwrap();
-    let word = |pos: &mut usize| {
-        let v: [u8; 4] = bytes[*pos..*pos + 4].try_into().unwrap();
-        *pos += 4;
-        v
-    };
-    let u32_at = |pos: &mut usize| u32::from_le_bytes(word(pos)) as usize;
-    let floats = |pos: &mut usize, n: usize| -> Vec<f32> {
-        (0..n).map(|_| f32::from_le_bytes(word(pos))).collect()
-    };
-    let mut pos = 0;
-    let cases = u32_at(&mut pos);
+    let mut r = Reader::open("pyramid_vectors.bin");
+    let cases = r.u32();
     assert!(cases >= 10, "fixture holds {cases} frames");
     for case in 0..cases {
-        let (h, w) = (u32_at(&mut pos), u32_at(&mut pos));
+        let (h, w) = (r.u32() as usize, r.u32() as usize);
         let n = h * w;
-        let mut img = floats(&mut pos, 3 * n);
-        let mask = bools(&bytes[pos..pos + n]);
-        pos += n;
-        let want = floats(&mut pos, 3 * n);
+        let mut img = r.f32s(3 * n);
+        let mask = r.bools(n);
+        let want = r.f32s(3 * n);
         pyramid_fill(&mut img, &mask, w, h);
         // == on f32: bit-equal apart from the sign of a zero
         let diff = img.iter().zip(&want).filter(|(a, b)| a != b).count();
         assert_eq!(diff, 0, "case {case} ({w}x{h}): {diff} samples differ");
     }
-    assert_eq!(pos, bytes.len());
+    assert!(r.at_end());
 }
 
 #[test]

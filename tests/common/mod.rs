@@ -44,12 +44,32 @@ impl Reader {
         f32::from_le_bytes(self.take4())
     }
 
+    /// `n` float32 values, little-endian.
+    pub fn f32s(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+
+    /// `n` bytes as flags (nonzero = true).
+    pub fn bools(&mut self, n: usize) -> Vec<bool> {
+        let flags = self.bytes[self.pos..self.pos + n]
+            .iter()
+            .map(|&b| b != 0)
+            .collect();
+        self.pos += n;
+        flags
+    }
+
+    /// Whether every byte of the fixture has been read.
+    pub fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
     /// A float32 tensor: ndim, shape, data. Returned as a frame ([C, H, W] or [1, C, H, W]).
     pub fn frame(&mut self) -> Planar {
         let nd = self.u32() as usize;
         let shape: Vec<usize> = (0..nd).map(|_| self.u32() as usize).collect();
         let n: usize = shape.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| self.f32()).collect();
+        let data = self.f32s(n);
         let (c, h, w) = (shape[nd - 3], shape[nd - 2], shape[nd - 1]);
         Planar::new(w, h, c, data).expect("fixture shape")
     }
