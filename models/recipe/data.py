@@ -89,6 +89,14 @@ def crop_to_stride(img, stride=8):
     return img[: h - h % stride, : w - w % stride]
 
 
+def validation_photos(limit=0):
+    """The validation photos (the first `limit`, 0: all) as [3, H, W] float32 cropped to the stride, and their paths."""
+    _, val = split()
+    if limit:
+        val = val[:limit]
+    return val, [crop_to_stride(load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+
+
 class Crops:
     """Random crops with flips; the degradation and camera noise are applied per batch in train.py."""
 

@@ -108,10 +108,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_deblur"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    _, val = data.split()
-    if args.photos:
-        val = val[: args.photos]
-    photos = [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+    val, photos = data.validation_photos(args.photos)
     chk = np.random.default_rng(0).random((3, 20, 30), dtype=np.float32)
     assert np.abs(blur(chk, 2.0) - degrade.blur_numpy(chk, 2.0)).max() < 1e-5
 

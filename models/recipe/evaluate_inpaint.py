@@ -64,14 +64,6 @@ def metrics(y, ref, mask):
     return hole_psnr(y, ref, mask), ss
 
 
-def validation_photos(limit=0):
-    """The validation photos (the first `limit`, 0: all) as [3, H, W] float32 cropped to the stride, and their paths."""
-    _, val = data.split()
-    if limit:
-        val = val[:limit]
-    return val, [data.crop_to_stride(data.load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
-
-
 def cases(photos, masks_per_kind):
     """The evaluation's masks, seeded per photo, kind and index: (photo index, kind, mask, input with the hole
     grey: what is under the mask is never seen by any method)."""
@@ -96,7 +88,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_inpaint"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    val, photos = validation_photos(args.photos)
+    val, photos = data.validation_photos(args.photos)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     sess = {p: ort.InferenceSession(os.path.join(ROOT, "models", f"inpaint-{p}.onnx"), so,

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
 import degrade  # noqa: E402
 import masks  # noqa: E402
-from evaluate_inpaint import cases, cv_inpaint, hole_psnr, validation_photos  # noqa: E402
+from evaluate_inpaint import cases, cv_inpaint, hole_psnr  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -49,7 +49,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "fill_study"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    val, photos = validation_photos()
+    val, photos = data.validation_photos()
     rows, timing = {}, {}
     for i, kind, m, xin in cases(photos, args.masks):
         methods = {
