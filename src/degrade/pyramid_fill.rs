@@ -41,13 +41,14 @@ fn push(planes: &[f32], width: usize, height: usize, channels: usize) -> Vec<f32
 /// One axis of the 2x bilinear upsampling with half-pixel centres and edge clamping: output 2i is
 /// 0.25 v[i - 1] + 0.75 v[i], output 2i + 1 is 0.75 v[i] + 0.25 v[i + 1], indices clamped; `out.len()` outputs
 /// (the crop to the finer level's size comes for free).
-fn upsample_line(v: impl Fn(usize) -> f32, n: usize, out: &mut [f32]) {
+fn upsample_line(v: &[f32], out: &mut [f32]) {
+    let last = v.len() - 1;
     for (j, o) in out.iter_mut().enumerate() {
         let i = j / 2;
         *o = if j.is_multiple_of(2) {
-            0.25 * v(i.saturating_sub(1)) + 0.75 * v(i)
+            0.25 * v[i.saturating_sub(1)] + 0.75 * v[i]
         } else {
-            0.75 * v(i) + 0.25 * v((i + 1).min(n - 1))
+            0.75 * v[i] + 0.25 * v[(i + 1).min(last)]
         };
     }
 }
@@ -55,12 +56,15 @@ fn upsample_line(v: impl Fn(usize) -> f32, n: usize, out: &mut [f32]) {
 /// `coarse` (channels x ch x cw) upsampled 2x, rows then columns, cropped to width x height.
 fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) -> Vec<f32> {
     let channels = coarse.len() / (cw * ch);
-    let mut rows = vec![0.0f32; height];
+    let (mut column, mut rows) = (vec![0.0f32; ch], vec![0.0f32; height]);
     let mut by_rows = vec![0.0f32; channels * height * cw];
     for c in 0..channels {
         let src = &coarse[c * cw * ch..(c + 1) * cw * ch];
         for x in 0..cw {
-            upsample_line(|i| src[i * cw + x], ch, &mut rows);
+            for (v, row) in column.iter_mut().zip(src.chunks_exact(cw)) {
+                *v = row[x];
+            }
+            upsample_line(&column, &mut rows);
             for (y, &v) in rows.iter().enumerate() {
                 by_rows[(c * height + y) * cw + x] = v;
             }
@@ -68,7 +72,7 @@ fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) 
     }
     let mut out = vec![0.0f32; channels * height * width];
     for (src, dst) in by_rows.chunks_exact(cw).zip(out.chunks_exact_mut(width)) {
-        upsample_line(|i| src[i], cw, dst);
+        upsample_line(src, dst);
     }
     out
 }
