@@ -49,7 +49,8 @@ impl Inpainter {
 
     /// The mask degradation of `mask` on the padded frame the model sees.
     pub fn schedule_for(&self, mask: &FrameMask) -> Result<MaskSchedule> {
-        let padded = reflect_pad_to_stride(&mask_plane(mask), self.restorer.info.stride);
+        let plane = mask_plane(mask);
+        let padded = reflect_pad_to_stride(&plane, self.restorer.info.stride);
         let missing: Vec<bool> = padded.data.iter().map(|&v| v > 0.5).collect();
         MaskSchedule::new(
             &missing,

@@ -2,6 +2,8 @@
 //! edges up to the next multiple, restore, crop back. Reflection (not zeros) keeps the border statistics the
 //! model saw in training, so the rows next to the pad are not darkened.
 
+use std::borrow::Cow;
+
 use crate::degrade::blur::reflect_index;
 use crate::planar::Planar;
 
@@ -9,10 +11,11 @@ pub fn padded_len(n: usize, stride: usize) -> usize {
     n.div_ceil(stride) * stride
 }
 
-pub fn reflect_pad_to_stride(x: &Planar, stride: usize) -> Planar {
+/// The frame itself when its sides already divide (no copy: a 640x480 frame at stride 8).
+pub fn reflect_pad_to_stride(x: &Planar, stride: usize) -> Cow<'_, Planar> {
     let (w, h) = (padded_len(x.width, stride), padded_len(x.height, stride));
     if (w, h) == (x.width, x.height) {
-        return x.clone();
+        return Cow::Borrowed(x);
     }
     let mut out = Planar::zeros(w, h, x.channels);
     for c in 0..x.channels {
@@ -25,5 +28,5 @@ pub fn reflect_pad_to_stride(x: &Planar, stride: usize) -> Planar {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }

@@ -91,8 +91,12 @@ impl Planar {
     }
 
     /// Copies the top-left `width` x `height` window.
-    pub fn crop(&self, width: usize, height: usize) -> Planar {
+    /// The top-left width x height part; the frame itself, uncopied, when that is all of it.
+    pub fn crop(self, width: usize, height: usize) -> Planar {
         debug_assert!(width <= self.width && height <= self.height);
+        if (width, height) == (self.width, self.height) {
+            return self;
+        }
         let mut data = Vec::with_capacity(width * height * self.channels);
         for c in 0..self.channels {
             let p = self.plane(c);

@@ -58,27 +58,28 @@ pub fn sample(
         return Ok(x.clone());
     }
     let ts = schedule(t_star, steps);
-    let mut x = x.clone();
+    // The state after the first step; the input is only copied when a step updates it.
+    let mut state: Option<Planar> = None;
     for pair in ts.windows(2) {
         let (t, next) = (pair[0], pair[1]);
-        let x0 = restorer.predict(&x, t)?;
+        let x0 = restorer.predict(state.as_ref().unwrap_or(x), t)?;
         if next == 0 && !degradation.full_last_step() {
             return Ok(x0);
         }
-        x = match sampler {
+        state = Some(match sampler {
             Sampler::Naive => degradation.apply(&x0, next),
             Sampler::Improved => {
                 let here = degradation.apply(&x0, t);
                 let there = degradation.apply(&x0, next);
-                let mut out = x;
+                let mut out = state.take().unwrap_or_else(|| x.clone());
                 for ((o, a), b) in out.data.iter_mut().zip(&here.data).zip(&there.data) {
                     *o = *o - a + b;
                 }
                 out
             }
-        };
+        });
     }
-    Ok(x)
+    Ok(state.unwrap_or_else(|| x.clone()))
 }
 
 #[cfg(test)]

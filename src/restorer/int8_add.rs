@@ -59,7 +59,8 @@ impl EvalOp for Int8Add {
             b.shape()
         );
         // Written in place: building a Vec and then a tensor from it copied every output once more.
-        let mut y = Tensor::zero::<u8>(a.shape())?;
+        // SAFETY: u8 has no invalid values, and `run` writes every element (a, b and y have one shape).
+        let mut y = unsafe { Tensor::uninitialized::<u8>(a.shape())? };
         self.run(
             a.try_as_plain_ram()?.as_slice::<u8>()?,
             b.try_as_plain_ram()?.as_slice::<u8>()?,
@@ -103,7 +104,8 @@ impl EvalOp for QuantizeU8 {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
-        let mut y = Tensor::zero::<u8>(x.shape())?;
+        // SAFETY: u8 has no invalid values, and the loop below writes every element (x and y have one shape).
+        let mut y = unsafe { Tensor::uninitialized::<u8>(x.shape())? };
         let (inv, zero) = (self.inv_scale, self.zero as i32);
         for (y, &x) in y
             .try_as_plain_ram_mut()?

@@ -137,7 +137,9 @@ impl PackedMatmul {
         mut take: impl FnMut(usize, &Tensor) -> TractResult<()>,
     ) -> TractResult<()> {
         let acc_dt = self.bias.datum_type();
-        let mut acc = Tensor::zero_dt(acc_dt, &[self.m, tile])?;
+        // SAFETY (both uninitialised tensors): the accumulator type is the bias's, f32 or i32, with no invalid bit
+        // patterns, and the kernel's Store below writes all m x width of it before `take` reads it.
+        let mut acc = unsafe { Tensor::uninitialized_dt(acc_dt, &[self.m, tile])? };
         // SAFETY: scratch space made by this kernel, for this kernel.
         let mut scratch = unsafe { self.mmm.allocate_scratch_space() };
         let mut buffer = None;
@@ -146,7 +148,7 @@ impl PackedMatmul {
             let width = cols.len();
             let packed = pack(cols, &mut buffer)?;
             if width != acc.shape()[1] {
-                acc = Tensor::zero_dt(acc_dt, &[self.m, width])?;
+                acc = unsafe { Tensor::uninitialized_dt(acc_dt, &[self.m, width])? };
             }
             // SAFETY: the weights were packed by this kernel's packer for m x k and `pack` packs k x width in
             // `columns_format`; the bias holds m values and the store view covers the whole m x width product.
