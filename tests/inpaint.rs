@@ -33,20 +33,26 @@ fn mask_schedule_matches_python_bit_for_bit() {
 }
 
 #[test]
-fn pyramid_fill_matches_python_bit_for_bit() {
+fn pyramid_and_smooth_fills_match_python_bit_for_bit() {
     let mut r = Reader::open("pyramid_vectors.bin");
     let cases = r.u32();
     assert!(cases >= 10, "fixture holds {cases} frames");
     for case in 0..cases {
         let (h, w) = (r.u32() as usize, r.u32() as usize);
         let n = h * w;
-        let mut img = r.f32s(3 * n);
+        let img = r.f32s(3 * n);
         let mask = r.bools(n);
-        let want = r.f32s(3 * n);
-        pyramid_fill(&mut img, &mask, w, h);
-        // == on f32: bit-equal apart from the sign of a zero
-        let diff = img.iter().zip(&want).filter(|(a, b)| a != b).count();
-        assert_eq!(diff, 0, "case {case} ({w}x{h}): {diff} samples differ");
+        for (smooth, name) in [(false, "pyramid"), (true, "smooth")] {
+            let want = r.f32s(3 * n);
+            let mut got = img.clone();
+            pyramid_fill(&mut got, &mask, w, h, smooth);
+            // == on f32: bit-equal apart from the sign of a zero
+            let diff = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                diff, 0,
+                "case {case} ({w}x{h}), {name}: {diff} samples differ"
+            );
+        }
     }
     assert!(r.at_end());
 }

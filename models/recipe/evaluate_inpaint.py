@@ -106,6 +106,8 @@ def main():
         add(kind, "masked input (fill 0.5)", metrics(xin, x0, m), 0)
         s = time.time()
         add(kind, "push-pull fill", metrics(degrade.pyramid_fill(xin, m), x0, m), time.time() - s)
+        s = time.time()
+        add(kind, "smooth fill", metrics(degrade.pyramid_fill(xin, m, smooth=True), x0, m), time.time() - s)
         for name, flag in (("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)):
             for r in (3, 5):
                 s = time.time()
@@ -140,8 +142,9 @@ def main():
     lines = ["PSNR dB inside the hole / SSIM of the whole frame", "",
              "| method | " + " | ".join(masks.KINDS) + " |", "|---|" + "---|" * len(masks.KINDS)]
     lines.append("| masked input (fill 0.5) | " + " | ".join(cell(k, "masked input (fill 0.5)") for k in masks.KINDS) + " |")
-    lines.append("| push-pull fill alone (D's fill, no network) | " + " | ".join(cell(k, "push-pull fill")
-                                                                               for k in masks.KINDS) + " |")
+    for fill, label in (("push-pull fill", "version 2's D"), ("smooth fill", "version 3's D")):
+        lines.append(f"| {fill} alone ({label}, no network) | " + " | ".join(cell(k, fill) for k in masks.KINDS)
+                     + " |")
     for name, label in (("telea", "OpenCV Telea"), ("ns", "OpenCV Navier-Stokes")):
         lines.append(f"| {label} (best radius) | " + " | ".join(
             cell(k, f"{name}:{best[(k, name)]}") + f" (r{best[(k, name)]})" for k in masks.KINDS) + " |")

@@ -48,7 +48,7 @@ def inpaint_metadata(name, precision, default_steps):
         "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
         "degradation": "missing where depth2 * T^2 > dmax2 * (T - t)^2, depth2 = squared Euclidean distance to the "
                        "nearest known pixel (models/recipe/degrade.py)",
-        "model_version": "2",
+        "model_version": "3",
     }
 
 
@@ -221,7 +221,8 @@ def pyramid_cases():
 
 
 def pyramid_vectors(path):
-    """u32 cases; each: u32 h, u32 w, image f32[3*h*w], mask u8[h*w], degrade.pyramid_fill's output f32[3*h*w]."""
+    """u32 cases; each: u32 h, u32 w, image f32[3*h*w], mask u8[h*w], then degrade.pyramid_fill's output f32[3*h*w]
+    as push-pull alone and as the smooth fill."""
     cases = pyramid_cases()
     with open(path, "wb") as f:
         f.write(struct.pack("<I", len(cases)))
@@ -230,7 +231,8 @@ def pyramid_vectors(path):
             f.write(struct.pack("<II", h, w))
             f.write(img.astype("<f4").tobytes())
             f.write(m.astype(np.uint8).tobytes())
-            f.write(degrade.pyramid_fill(img, m).astype("<f4").tobytes())
+            for smooth in (False, True):
+                f.write(degrade.pyramid_fill(img, m, smooth).astype("<f4").tobytes())
 
 
 def inpaint_crop_and_mask(photo_index, t=None):

@@ -2,18 +2,20 @@
 
     python models/recipe/fill_study.py [--masks M] [--out models/work/fill_study]
 
-Today D puts mid-grey (0.5) in every missing pixel (DESIGN.md §3), so the restorer's global residual has to
-produce "true value - 0.5" there; the card traces the model's error floor next to known pixels to that. The
+The first models' D put mid-grey (0.5) in every missing pixel (DESIGN.md §3), so the restorer's global residual
+had to produce "true value - 0.5" there; the card traced the model's error floor next to known pixels to that. The
 alternative is a data-dependent fill computed inside D from the known pixels alone, cheap and exactly
-reproducible in Rust. This script measures, on the evaluation's frames and masks (masks.eval_mask, the same
+reproducible in Rust (version 2 took push-pull, version 3 the smooth fill, both from this study). This script measures, on the evaluation's frames and masks (masks.eval_mask, the same
 seeds as evaluate_inpaint.py), how close each candidate fill alone comes to the truth inside the hole, beside
 OpenCV Telea (the target's reference) and scikit-image's biharmonic (a smooth fill at solver cost):
 
-- grey: the current contract, 0.5;
+- grey: the first contract, 0.5;
 - nearest: each missing pixel takes the value of its nearest known pixel (the exact Euclidean feature transform,
   scipy's tie-breaking);
 - pyramid: push-pull (degrade.pyramid_fill, written for an exact port: a mean pyramid of the known pixels, each
-  missing pixel filled from the next coarser level, bilinearly upsampled, coarsest first): O(pixels).
+  missing pixel filled from the next coarser level, bilinearly upsampled, coarsest first): O(pixels);
+- smooth: push-pull with each level's empty cells relaxed by a few harmonic and damped biharmonic Jacobi sweeps
+  (degrade.pyramid_fill(smooth=True)), a cheap multigrid-like approximation of the biharmonic solve.
 
 Prints and writes a table of PSNR dB inside the hole per mask kind, and seconds per frame in numpy.
 """
@@ -53,9 +55,10 @@ def main():
     rows, timing = {}, {}
     for i, kind, m, xin in cases(photos, args.masks):
         methods = {
-            "grey (today's D)": lambda: xin,
+            "grey (version 1)": lambda: xin,
             "nearest known pixel": lambda: fill_nearest(xin, m),
             "pyramid (push-pull)": lambda: degrade.pyramid_fill(xin, m),
+            "smooth (push-pull relaxed)": lambda: degrade.pyramid_fill(xin, m, smooth=True),
             "OpenCV Telea r3": lambda: cv_inpaint(xin, m, cv2.INPAINT_TELEA, 3),
             "scikit-image biharmonic": lambda: inpaint_biharmonic(
                 xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),

@@ -8,8 +8,9 @@
 
 Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
 with the part of the mask still missing at step t (degrade.missing_at) filled by `--fill` (degrade.mask_degrade:
-the push-pull pyramid fill of the known pixels, or a grey level as the first models had), plus that mask as a
-fourth channel; L1 inside the missing part only (the binary copies every other pixel from the input).
+the smooth fill of the known pixels, push-pull alone as version 2 had, or a grey level as the first models had),
+plus that mask as a fourth channel; L1 inside the missing part only (the binary copies every other pixel from
+the input).
 
 Re-running the same command resumes from <out>/last.pt. --minutes stops cleanly (checkpoint written) after that
 much wall time in this run, so a long run can be spread over several sessions. Runs on CUDA when present.
@@ -129,10 +130,11 @@ def main():
                     help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
                          "dominate) or per sample, then over samples (sample: every mask counts the same)")
     ap.add_argument("--fill", default=degrade.FILL,
-                    help="inpaint: what the still-missing pixels hold in x_t: pyramid (push-pull fill of the known "
-                         "pixels, degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
+                    help="inpaint: what the still-missing pixels hold in x_t: smooth (push-pull fill of the known "
+                         "pixels relaxed to a smooth surface), pyramid (push-pull alone, version 2; both "
+                         "degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
     args = ap.parse_args()
-    if args.fill != "pyramid":
+    if args.fill not in ("smooth", "pyramid"):
         float(args.fill)  # a grey level, or argparse's caller made a typo
 
     torch.set_num_threads(args.threads)

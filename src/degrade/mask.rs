@@ -22,6 +22,8 @@ pub enum Fill {
     Grey(f32),
     /// The push-pull fill of the pixels known at that step.
     Pyramid,
+    /// The push-pull fill relaxed to a smooth surface over the hole.
+    Smooth,
 }
 
 impl std::fmt::Display for Fill {
@@ -29,20 +31,23 @@ impl std::fmt::Display for Fill {
         match self {
             Fill::Grey(v) => write!(f, "{v}"),
             Fill::Pyramid => f.write_str("pyramid"),
+            Fill::Smooth => f.write_str("smooth"),
         }
     }
 }
 
 impl std::str::FromStr for Fill {
     type Err = anyhow::Error;
-    /// The metadata's text: `pyramid`, or a grey level in [0, 1].
+    /// The metadata's text: `smooth`, `pyramid`, or a grey level in [0, 1].
     fn from_str(s: &str) -> Result<Self> {
-        if s == "pyramid" {
-            return Ok(Fill::Pyramid);
+        match s {
+            "smooth" => return Ok(Fill::Smooth),
+            "pyramid" => return Ok(Fill::Pyramid),
+            _ => {}
         }
         let v: f32 = s.parse().with_context(|| {
             format!(
-                "fill {s:?} is neither \"pyramid\" nor a number (this binary computes those two)"
+                "fill {s:?} is none of \"smooth\", \"pyramid\" or a number (the fills this binary computes)"
             )
         })?;
         ensure!((0.0..=1.0).contains(&v), "fill {v} is outside [0, 1]");
@@ -196,7 +201,8 @@ impl Degradation for MaskSchedule {
                     }
                 }
             }
-            Fill::Pyramid => pyramid_fill(&mut data, &missing, self.width, self.height),
+            Fill::Pyramid => pyramid_fill(&mut data, &missing, self.width, self.height, false),
+            Fill::Smooth => pyramid_fill(&mut data, &missing, self.width, self.height, true),
         }
         data.extend(missing.iter().map(|&m| if m { 1.0f32 } else { 0.0 }));
         Planar {
@@ -283,13 +289,16 @@ mod tests {
     }
 
     #[test]
-    fn pyramid_degradation_ignores_what_is_still_missing_and_keeps_the_rest() {
+    fn pyramid_and_smooth_degradations_ignore_what_is_still_missing_and_keep_the_rest() {
         let (w, h) = (19, 14);
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (5..13).contains(&(i % w)) && (4..11).contains(&(i / w)))
             .collect();
-        let d = MaskSchedule::new(&mask, w, h, 20, Fill::Pyramid).unwrap();
-        for t in [20, 13, 5] {
+        for (fill, t) in [Fill::Pyramid, Fill::Smooth]
+            .into_iter()
+            .flat_map(|f| [20, 13, 5].map(|t| (f, t)))
+        {
+            let d = MaskSchedule::new(&mask, w, h, 20, fill).unwrap();
             let missing = d.missing_at(t);
             let frame = |under: f32| {
                 let data = (0..3 * w * h)
@@ -307,14 +316,14 @@ mod tests {
             assert_eq!(
                 &a.data[..3 * w * h],
                 &b.data[..3 * w * h],
-                "t={t}: the fill reads the hole"
+                "{fill} t={t}: the fill reads the hole"
             );
             for c in 0..3 {
                 for (i, (&v, &m)) in a.plane(c).iter().zip(&missing).enumerate() {
                     if m {
-                        assert!((0.0..=1.0).contains(&v), "t={t}: fill {v}");
+                        assert!((0.0..=1.0).contains(&v), "{fill} t={t}: fill {v}");
                     } else {
-                        assert_eq!(v, x.plane(c)[i], "t={t}: a known pixel changed");
+                        assert_eq!(v, x.plane(c)[i], "{fill} t={t}: a known pixel changed");
                     }
                 }
             }
@@ -323,12 +332,13 @@ mod tests {
     }
 
     #[test]
-    fn fill_text_is_pyramid_or_a_grey_level() {
+    fn fill_text_is_smooth_pyramid_or_a_grey_level() {
+        assert_eq!("smooth".parse::<Fill>().unwrap(), Fill::Smooth);
         assert_eq!("pyramid".parse::<Fill>().unwrap(), Fill::Pyramid);
         assert_eq!("0.5".parse::<Fill>().unwrap(), Fill::Grey(0.5));
         assert!("1.5".parse::<Fill>().is_err());
         let e = "telea".parse::<Fill>().unwrap_err().to_string();
-        assert!(e.contains("telea") && e.contains("pyramid"), "{e}");
+        assert!(e.contains("telea") && e.contains("smooth"), "{e}");
     }
 
     #[test]
@@ -373,7 +383,7 @@ mod sampler_tests {
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (4..20).contains(&(i % w)) && (3..13).contains(&(i / w)) || i % w == 1)
             .collect();
-        for (fill, steps) in [Fill::Grey(0.5), Fill::Pyramid]
+        for (fill, steps) in [Fill::Grey(0.5), Fill::Pyramid, Fill::Smooth]
             .into_iter()
             .flat_map(|f| [1, 2, 3, 7, 20].map(|s| (f, s)))
         {

@@ -1,12 +1,21 @@
-//! The push-pull fill the inpainters' degradation puts in the still-missing pixels (metadata `fill = pyramid`),
-//! ported from `pyramid_fill` in models/recipe/degrade.py, whose docstring is the definition. Every step is the
-//! same float32 operation in the same order as numpy's, so both sides agree bit for bit (shared vectors in
-//! tests/data/pyramid_vectors.bin).
+//! The fills the inpainters' degradation puts in the still-missing pixels (metadata `fill = smooth` or
+//! `pyramid`), ported from `pyramid_fill` and `_relax` in models/recipe/degrade.py, whose docstrings are the
+//! definition. Every step is the same float32 operation in the same order as numpy's, so both sides agree bit for
+//! bit (shared vectors in tests/data/pyramid_vectors.bin and smooth_vectors.bin).
 //!
 //! A mean pyramid of the known pixels is built by summing 2x2 cells (values and counts) down to 1x1, then read
 //! back coarse to fine: each level keeps its own mean where it saw a known pixel and takes the coarser level,
-//! upsampled bilinearly, where it saw none. Holes thus get a smooth blend of their surroundings in O(pixels),
-//! whatever their size.
+//! upsampled bilinearly, where it saw none. Holes thus get a blend of their surroundings in O(pixels), whatever
+//! their size. The smooth fill then relaxes each level's empty cells with a few Jacobi sweeps, harmonic and then
+//! biharmonic, so the fill continues the known pixels' gradients instead of pasting blurred blocks: coarse levels
+//! settle the large-scale shape cheaply, fine levels the detail next to the known pixels.
+
+/// The smooth fill's sweeps per level (degrade.py's HARMONIC_SWEEPS, BIHARMONIC_SWEEPS, BIHARMONIC_DAMPING).
+/// Undamped biharmonic Jacobi sweeps diverge (the iteration's eigenvalues reach 1 - 64/20); at 0.5 they stay
+/// in [-0.6, 1].
+const HARMONIC_SWEEPS: usize = 2;
+const BIHARMONIC_SWEEPS: usize = 8;
+const BIHARMONIC_DAMPING: f32 = 0.5;
 
 /// One pyramid level: `channels` planes of value sums, and the count of known pixels under each cell.
 struct Level {
@@ -77,10 +86,55 @@ fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) 
     out
 }
 
+/// Jacobi sweeps over the cells of one level (`channels` planes of width x height) whose count is zero: every
+/// such cell is recomputed from the previous sweep's values, the others stay; neighbours are clamped at the
+/// level's edges. Harmonic: `0.25 * (((N + S) + W) + E)`; biharmonic: `u = ((8 * ((N + S) + (W + E)) - 2 * ((NW +
+/// NE) + (SW + SE))) - ((NN + SS) + (WW + EE))) / 20`, then `e + damping * (u - e)`.
+fn relax(estimate: &mut [f32], counts: &[f32], width: usize, height: usize) {
+    let empty: Vec<(usize, usize)> = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .filter(|&(x, y)| counts[y * width + x] == 0.0)
+        .collect();
+    if empty.is_empty() {
+        return;
+    }
+    let shift = |v: usize, d: isize, n: usize| v.saturating_add_signed(d).min(n - 1);
+    let mut next = vec![0.0f32; empty.len()];
+    for plane in estimate.chunks_exact_mut(width * height) {
+        for sweep in 0..HARMONIC_SWEEPS + BIHARMONIC_SWEEPS {
+            for (out, &(x, y)) in next.iter_mut().zip(&empty) {
+                let at = |dy: isize, dx: isize| {
+                    plane[shift(y, dy, height) * width + shift(x, dx, width)]
+                };
+                *out = if sweep < HARMONIC_SWEEPS {
+                    0.25 * (((at(-1, 0) + at(1, 0)) + at(0, -1)) + at(0, 1))
+                } else {
+                    let n4 = (at(-1, 0) + at(1, 0)) + (at(0, -1) + at(0, 1));
+                    let dg = (at(-1, -1) + at(-1, 1)) + (at(1, -1) + at(1, 1));
+                    let fr = (at(-2, 0) + at(2, 0)) + (at(0, -2) + at(0, 2));
+                    let u = ((8.0 * n4 - 2.0 * dg) - fr) / 20.0;
+                    let e = plane[y * width + x];
+                    e + BIHARMONIC_DAMPING * (u - e)
+                };
+            }
+            for (&v, &(x, y)) in next.iter().zip(&empty) {
+                plane[y * width + x] = v;
+            }
+        }
+    }
+}
+
 /// Overwrites the missing pixels of `planes` (`channels` planes of width x height) with the push-pull fill of
-/// the known ones. The caller guarantees some pixel is known when any is missing (the mask schedule refuses a
-/// mask over the whole frame); with none missing the planes are left as they are.
-pub fn pyramid_fill(planes: &mut [f32], missing: &[bool], width: usize, height: usize) {
+/// the known ones, relaxed to a smooth surface and clamped to [0, 1] when `smooth`. The caller guarantees some
+/// pixel is known when any is missing (the mask schedule refuses a mask over the whole frame); with none missing
+/// the planes are left as they are.
+pub fn pyramid_fill(
+    planes: &mut [f32],
+    missing: &[bool],
+    width: usize,
+    height: usize,
+    smooth: bool,
+) {
     let n = width * height;
     debug_assert!(n > 0 && missing.len() == n && planes.len().is_multiple_of(n));
     if !missing.iter().any(|&m| m) {
@@ -139,13 +193,16 @@ pub fn pyramid_fill(planes: &mut [f32], missing: &[bool], width: usize, height: 
                 }
             }
         }
+        if smooth {
+            relax(&mut up, &level.counts, level.width, level.height);
+        }
         estimate = up;
         (ew, eh) = (level.width, level.height);
     }
     for (plane, est) in planes.chunks_exact_mut(n).zip(estimate.chunks_exact(n)) {
         for ((p, &e), &m) in plane.iter_mut().zip(est).zip(missing) {
             if m {
-                *p = e;
+                *p = if smooth { e.clamp(0.0, 1.0) } else { e };
             }
         }
     }
@@ -170,9 +227,18 @@ mod tests {
                 }
             })
             .collect();
-        pyramid_fill(&mut planes, &missing, w, h);
-        assert!(planes[..w * h].iter().all(|&v| v == 0.25));
-        assert!(planes[w * h..].iter().all(|&v| v == 0.75));
+        for smooth in [false, true] {
+            let mut filled = planes.clone();
+            pyramid_fill(&mut filled, &missing, w, h, smooth);
+            assert!(
+                filled[..w * h].iter().all(|&v| v == 0.25),
+                "smooth {smooth}"
+            );
+            assert!(
+                filled[w * h..].iter().all(|&v| v == 0.75),
+                "smooth {smooth}"
+            );
+        }
     }
 
     #[test]
@@ -180,23 +246,55 @@ mod tests {
         // A horizontal ramp with a band of columns missing: the fill is a blend of both sides, rising with x.
         let (w, h) = (32, 8);
         let missing: Vec<bool> = (0..w * h).map(|i| (12..20).contains(&(i % w))).collect();
-        let mut plane: Vec<f32> = (0..w * h).map(|i| (i % w) as f32 / 31.0).collect();
-        pyramid_fill(&mut plane, &missing, w, h);
-        for y in 0..h {
-            let band = &plane[y * w + 12..y * w + 20];
-            assert!(
-                band.iter().all(|v| (0.0..=1.0).contains(v)),
-                "row {y}: {band:?}"
-            );
-            assert!(band.windows(2).all(|p| p[0] <= p[1]), "row {y}: {band:?}");
-            assert!(band[0] < band[7], "row {y}: {band:?}");
+        let ramp: Vec<f32> = (0..w * h).map(|i| (i % w) as f32 / 31.0).collect();
+        for smooth in [false, true] {
+            let mut plane = ramp.clone();
+            pyramid_fill(&mut plane, &missing, w, h, smooth);
+            for y in 0..h {
+                let band = &plane[y * w + 12..y * w + 20];
+                assert!(
+                    band.iter().all(|v| (0.0..=1.0).contains(v)),
+                    "smooth {smooth}, row {y}: {band:?}"
+                );
+                assert!(band.windows(2).all(|p| p[0] <= p[1]), "row {y}: {band:?}");
+                assert!(band[0] < band[7], "row {y}: {band:?}");
+            }
         }
     }
 
     #[test]
     fn nothing_missing_is_the_identity() {
-        let mut plane = vec![0.1f32, 0.2, 0.3];
-        pyramid_fill(&mut plane, &[false; 3], 3, 1);
-        assert_eq!(plane, vec![0.1, 0.2, 0.3]);
+        for smooth in [false, true] {
+            let mut plane = vec![0.1f32, 0.2, 0.3];
+            pyramid_fill(&mut plane, &[false; 3], 3, 1, smooth);
+            assert_eq!(plane, vec![0.1, 0.2, 0.3]);
+        }
+    }
+
+    #[test]
+    fn the_smooth_fill_follows_a_ramp_closer_than_push_pull() {
+        // Harmonic and biharmonic surfaces through a linear ramp are that ramp: the relaxation must move the
+        // push-pull blend towards it (a sign error or a wrong neighbour in the stencil would not).
+        let (w, h) = (40, 40);
+        let missing: Vec<bool> = (0..w * h)
+            .map(|i| (10..30).contains(&(i % w)) && (10..30).contains(&(i / w)))
+            .collect();
+        let ramp: Vec<f32> = (0..w * h)
+            .map(|i| 0.1 + 0.8 * ((i % w) + (i / w)) as f32 / 78.0)
+            .collect();
+        let error = |smooth| {
+            let mut plane = ramp.clone();
+            pyramid_fill(&mut plane, &missing, w, h, smooth);
+            plane
+                .iter()
+                .zip(&ramp)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+        };
+        let (push_pull, smooth) = (error(false), error(true));
+        assert!(
+            smooth < 0.5 * push_pull,
+            "smooth {smooth}, push-pull {push_pull}"
+        );
     }
 }
