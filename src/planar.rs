@@ -90,7 +90,6 @@ impl Planar {
         }
     }
 
-    /// Copies the top-left `width` x `height` window.
     /// The top-left width x height part; the frame itself, uncopied, when that is all of it.
     pub fn crop(self, width: usize, height: usize) -> Planar {
         debug_assert!(width <= self.width && height <= self.height);
@@ -113,7 +112,51 @@ impl Planar {
     }
 }
 
+/// `round(v * 255)` (halves away from zero) clamped to 0..=255, NaN to 0: every output sample goes through here.
+/// `f32::round` is a libm call on x86-64's baseline (no SSE4.1 `roundss`), one per sample; on the clamped value
+/// the integer part is an exact truncating conversion and the fraction an exact subtraction, so this is the same
+/// function without the call (`tests::to_u8_is_round_then_clamp` checks it on every f32 in [-1, 2]).
 pub fn to_u8(v: f32) -> u8 {
-    // `as` saturates and maps NaN to 0, which is what a frame writer wants.
-    (v * 255.0).round().clamp(0.0, 255.0) as u8
+    // clamp keeps NaN, and `as` maps NaN to 0, which is what a frame writer wants.
+    let c = (v * 255.0).clamp(0.0, 255.0);
+    let whole = c as u8;
+    whole + u8::from(c - whole as f32 >= 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_u8;
+
+    fn reference(v: f32) -> u8 {
+        (v * 255.0).round().clamp(0.0, 255.0) as u8
+    }
+
+    #[test]
+    fn to_u8_is_round_then_clamp() {
+        // Every 256th f32 in [-1, 2] (bit patterns are ordered by value within a sign), and every f32 within 64
+        // steps of each rounding edge k + 0.5, where a truncation-based rounding would go wrong first.
+        let check = |v: f32| assert_eq!(to_u8(v), reference(v), "{v:e} ({:#x})", v.to_bits());
+        for bits in (0..=2.0f32.to_bits()).step_by(256) {
+            check(f32::from_bits(bits));
+            check(-f32::from_bits(bits) / 2.0);
+        }
+        for k in -2..=257 {
+            let edge = (k as f32 + 0.5) / 255.0;
+            for d in -64i32..=64 {
+                check(f32::from_bits(edge.to_bits().wrapping_add_signed(d)));
+            }
+        }
+        for v in [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            1.0,
+            0.0,
+            f32::MAX,
+            f32::MIN,
+        ] {
+            check(v);
+        }
+    }
 }

@@ -216,7 +216,7 @@ mod tests {
     fn a_constant_frame_is_filled_with_that_constant_and_known_pixels_stay() {
         let (w, h) = (13, 9);
         let missing: Vec<bool> = (0..w * h).map(|i| (i * 7) % 5 != 0).collect();
-        let mut planes: Vec<f32> = (0..2 * w * h)
+        let planes: Vec<f32> = (0..2 * w * h)
             .map(|i| {
                 if missing[i % (w * h)] {
                     9.0 // what is under the hole must not leak out
