@@ -17,6 +17,7 @@ pub struct ConvGeometry {
 
 /// One run of im2col taps that fall inside the frame: `len` outputs from `dst` on (relative to the first column
 /// asked for) read the input from index `src` on, every `step` elements.
+#[derive(Clone, Copy)]
 pub struct Segment {
     pub dst: usize,
     pub len: usize,
@@ -45,6 +46,17 @@ impl ConvGeometry {
         [1, self.out_channels, self.output.0, self.output.1]
     }
 
+    /// The in-frame runs of every im2col row over the output columns `cols`, for building one tile.
+    pub fn tile_segments(&self, cols: Range<usize>) -> TileSegments {
+        let taps = self.kernel.0 * self.kernel.1;
+        TileSegments {
+            taps: (0..taps)
+                .map(|t| self.segments(t, cols.clone()).collect())
+                .collect(),
+            plane: self.input.0 * self.input.1,
+        }
+    }
+
     /// The in-frame runs of im2col row `kk` (tap (ci, ky, kx), weights' order) over the output columns `cols`.
     /// Everything else in that part of the row is padding.
     pub fn segments(&self, kk: usize, cols: Range<usize>) -> impl Iterator<Item = Segment> + '_ {
@@ -70,6 +82,45 @@ impl ConvGeometry {
             })
         })
     }
+}
+
+/// The runs of every im2col row over one tile's columns. Rows of the same kernel tap (ky, kx) differ only in
+/// their input channel, which moves each run's source by whole input planes, so the runs are worked out once per
+/// tap, not once per row: for a deep layer's short rows that arithmetic (a handful of integer divisions per row
+/// and output row) cost more than the copies.
+pub struct TileSegments {
+    taps: Vec<Vec<Segment>>,
+    plane: usize,
+}
+
+impl TileSegments {
+    /// The in-frame runs of row `kk`, in increasing `dst` order; as `ConvGeometry::segments(kk, cols)`.
+    pub fn row(&self, kk: usize) -> impl Iterator<Item = Segment> + '_ {
+        let offset = kk / self.taps.len() * self.plane;
+        self.taps[kk % self.taps.len()]
+            .iter()
+            .map(move |s| Segment {
+                src: s.src + offset,
+                ..*s
+            })
+    }
+}
+
+/// Fills the gaps of `row` between the runs `segments` (in increasing `dst` order) with `pad` and each run with
+/// `copy(run, its part of row)`: every element written once.
+pub fn write_row<T: Copy>(
+    row: &mut [T],
+    pad: T,
+    segments: impl Iterator<Item = Segment>,
+    mut copy: impl FnMut(&Segment, &mut [T]),
+) {
+    let mut done = 0;
+    for s in segments {
+        row[done..s.dst].fill(pad);
+        copy(&s, &mut row[s.dst..s.dst + s.len]);
+        done = s.dst + s.len;
+    }
+    row[done..].fill(pad);
 }
 
 /// The tract plumbing of our convolution ops, the same for each: one [1, C, H, W] input of `$t` elements in the
@@ -139,6 +190,20 @@ mod tests {
         for kk in 0..g.k() {
             for cols in [0..g.n(), 3..17, 7..8] {
                 let mut got = vec![None; cols.len()];
+                let tile = g.tile_segments(cols.clone());
+                let (a, b): (Vec<_>, Vec<_>) = (
+                    g.segments(kk, cols.clone())
+                        .map(|s| (s.dst, s.len, s.src, s.step))
+                        .collect(),
+                    tile.row(kk)
+                        .map(|s| (s.dst, s.len, s.src, s.step))
+                        .collect(),
+                );
+                assert_eq!(a, b, "kk {kk}: per-tile runs");
+                assert!(
+                    a.windows(2).all(|p| p[0].0 + p[0].1 <= p[1].0),
+                    "kk {kk}: runs out of order"
+                );
                 for s in g.segments(kk, cols.clone()) {
                     for i in 0..s.len {
                         assert!(got[s.dst + i].is_none(), "column written twice");

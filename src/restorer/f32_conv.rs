@@ -12,7 +12,7 @@ use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedFormat;
 
-use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
+use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
 use super::kernel::{packed_operand, reuse_or_allocate_f32, PackedMatmul};
 
 #[derive(Clone)]
@@ -77,11 +77,9 @@ impl F32Conv {
         })
     }
 
-    /// Columns `cols` of row `kk` of the im2col matrix, 0 outside the frame.
-    fn im2col_row(&self, x: &[f32], kk: usize, cols: Range<usize>, row: &mut [f32]) {
-        row.fill(0.0);
-        for s in self.geometry.segments(kk, cols) {
-            let dst = &mut row[s.dst..s.dst + s.len];
+    /// One row of the im2col matrix over a tile's columns, given its runs; 0 outside the frame.
+    fn im2col_row(&self, x: &[f32], runs: impl Iterator<Item = Segment>, row: &mut [f32]) {
+        write_row(row, 0.0, runs, |s, dst| {
             if s.step == 1 {
                 dst.copy_from_slice(&x[s.src..s.src + s.len]);
             } else if s.step == 2 {
@@ -91,7 +89,7 @@ impl F32Conv {
                     *d = *v;
                 }
             }
-        }
+        });
     }
 
     /// Columns `cols` of the im2col matrix, packed for the kernel: for tract's plain panels, rows go straight
@@ -117,8 +115,9 @@ impl F32Conv {
             // columns hold zeros or finite values of an earlier tile (never denormals from garbage).
             let packed = reuse_or_allocate_f32(buffer, panels * panel_len, f.alignment_bytes);
             let row = &mut matrix[..width];
+            let runs = self.geometry.tile_segments(cols);
             for kk in 0..k {
-                self.im2col_row(x, kk, cols.clone(), row);
+                self.im2col_row(x, runs.row(kk), row);
                 match r {
                     4 => scatter_row::<4>(row, packed, panel_len, kk),
                     8 => scatter_row::<8>(row, packed, panel_len, kk),
@@ -140,8 +139,9 @@ impl F32Conv {
             )));
         }
         let matrix = &mut matrix[..k * width];
+        let runs = self.geometry.tile_segments(cols);
         for (kk, row) in matrix.chunks_exact_mut(width).enumerate() {
-            self.im2col_row(x, kk, cols.clone(), row);
+            self.im2col_row(x, runs.row(kk), row);
         }
         format.prepare_one(&tensor1(matrix).into_shape(&[k, width])?, 0, 1)
     }

@@ -14,7 +14,7 @@ use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedI8K4;
 
-use super::conv_geometry::{conv_op_plumbing, ConvGeometry};
+use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
 use super::kernel::{packed_operand, reuse_or_allocate, PackedMatmul};
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
@@ -116,12 +116,10 @@ impl Int8Conv {
         })
     }
 
-    /// Columns `cols` of row `kk` of the im2col matrix of x - 128 as i8; taps outside the frame hold the input's
-    /// zero point.
-    fn im2col_row(&self, x: &[u8], kk: usize, cols: Range<usize>, row: &mut [i8]) {
-        row.fill((self.x_zero ^ 0x80) as i8);
-        for s in self.geometry.segments(kk, cols) {
-            let dst = &mut row[s.dst..s.dst + s.len];
+    /// One row of the im2col matrix of x - 128 as i8 over a tile's columns, given its runs; taps outside the
+    /// frame hold the input's zero point.
+    fn im2col_row(&self, x: &[u8], runs: impl Iterator<Item = Segment>, row: &mut [i8]) {
+        write_row(row, (self.x_zero ^ 0x80) as i8, runs, |s, dst| {
             if s.step == 1 {
                 // Its own loop: a plain zip vectorises, one through step_by does not.
                 for (d, v) in dst.iter_mut().zip(&x[s.src..s.src + s.len]) {
@@ -137,7 +135,7 @@ impl Int8Conv {
                 }
                 *last = (x[s.src + (s.len - 1) * s.step] ^ 0x80) as i8;
             }
-        }
+        });
     }
 
     /// Columns `cols` of the im2col matrix [k, n], packed for the kernel. For tract's 4-deep int8 panels (VNNI)
@@ -166,10 +164,11 @@ impl Int8Conv {
             // Four im2col rows at a time become one k-block: in panel j / r, bytes (j % r) * 4 .. + 4 of the
             // block hold rows 4kb..4kb+4 at column j. Rows past k stay zero (so do the weights there).
             let mut rows = vec![0i8; 4 * n];
+            let runs = self.geometry.tile_segments(cols);
             for kb in 0..k.div_ceil(4) {
                 for (j, row) in rows.chunks_exact_mut(n).enumerate() {
                     match kb * 4 + j {
-                        kk if kk < k => self.im2col_row(x, kk, cols.clone(), row),
+                        kk if kk < k => self.im2col_row(x, runs.row(kk), row),
                         _ => row.fill(0),
                     }
                 }
@@ -206,8 +205,9 @@ impl Int8Conv {
             )));
         }
         let mut matrix = vec![0i8; k * n];
+        let runs = self.geometry.tile_segments(cols);
         for (kk, row) in matrix.chunks_exact_mut(n).enumerate() {
-            self.im2col_row(x, kk, cols.clone(), row);
+            self.im2col_row(x, runs.row(kk), row);
         }
         format.prepare_one(&tensor1(&matrix).into_shape(&[k, n])?, 0, 1)
     }

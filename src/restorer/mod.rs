@@ -192,6 +192,12 @@ impl Restore for Restorer {
             x.height,
             x.width
         );
-        Planar::new(x.width, x.height, 3, y.iter().copied().collect())
+        // The plan's output is contiguous: one memcpy, where an element-wise iterator ran scalar (2% of an int8
+        // frame in perf).
+        let data = match y.as_slice() {
+            Some(contiguous) => contiguous.to_vec(),
+            None => y.iter().copied().collect(),
+        };
+        Planar::new(x.width, x.height, 3, data)
     }
 }
