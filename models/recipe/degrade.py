@@ -93,9 +93,9 @@ def blur_t(x: torch.Tensor, ts) -> torch.Tensor:
 # (metadata `fill`) and the restorer sees the still-missing mask as a fourth channel. Three fills exist:
 #   "smooth":  the push-pull fill relaxed at every pyramid level towards a smooth (harmonic, then biharmonic)
 #              surface over the hole (pyramid_fill(..., smooth=True) below; float32, every step a fixed formula,
-#              so Rust and numpy agree bit for bit). fill_study.py measured it alone at +1.4 (brush) / +2.1 (text)
-#              dB over Telea, +0.5 / +1.5 over push-pull, close to scikit-image's biharmonic solve at a tenth of
-#              its cost. The network learns a correction to a good guess.
+#              so Rust and numpy agree bit for bit). fill_study.py measured it alone at +1.5 (brush) / +2.0 (text)
+#              dB over Telea, +0.7 / +1.6 over push-pull, near scikit-image's biharmonic solve (ahead on brush
+#              strokes and boxes, 1.5 dB behind on text). The network learns a correction to a good guess.
 #   "pyramid": the push-pull fill alone (model version 2).
 #   a number:  that grey level in every channel (the first models: 0.5).
 # ---------------------------------------------------------------------------------------------------------------
