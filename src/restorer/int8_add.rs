@@ -28,7 +28,31 @@ pub struct Int8Add {
 impl Eq for Int8Add {}
 
 impl Int8Add {
+    /// The sum over whole tensors. The portable build targets SSE2 (4 lanes); on x86-64 with AVX-512 the same
+    /// loop is compiled a second time for 16 lanes (perf: 7% of an int8 stream frame at 4 lanes). Both copies
+    /// perform the same float operations in the same order (Rust never fuses a multiply and an add), so the same
+    /// bits; a test compares them.
     pub fn run(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512 F and BW, checked just above.
+            return unsafe { self.run_avx512(a, b, y) };
+        }
+        self.run_portable(a, b, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn run_avx512(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
+        self.sum(a, b, y)
+    }
+
+    fn run_portable(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
+        self.sum(a, b, y)
+    }
+
+    #[inline(always)]
+    fn sum(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
         let (sa, za) = (self.a.scale, self.a.zero as f32);
         let (sb, zb) = (self.b.scale, self.b.zero as f32);
         let (inv, zy) = (self.y_inv_scale, self.y_zero as i32);
@@ -147,8 +171,10 @@ mod tests {
         };
         let a: Vec<u8> = (0..=255).cycle().take(256 * 7).collect();
         let b: Vec<u8> = (0..256 * 7).map(|i| (i * 7 / 5 % 256) as u8).collect();
-        let mut y = vec![0; a.len()];
+        let (mut y, mut portable) = (vec![0; a.len()], vec![0; a.len()]);
         op.run(&a, &b, &mut y);
+        op.run_portable(&a, &b, &mut portable);
+        assert_eq!(y, portable, "the dispatched and the portable loop differ");
         for i in 0..a.len() {
             let v = (a[i] as f32 - 129.0) * op.a.scale + (b[i] as f32 - 0.0) * op.b.scale;
             let expected = ((v * op.y_inv_scale).round_ties_even() + 91.0).clamp(0.0, 255.0) as u8;
