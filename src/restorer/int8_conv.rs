@@ -42,6 +42,10 @@ pub struct Int8Conv {
     /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer; tests
     /// compare both).
     pub direct_pack: bool,
+    /// The input channels are a multiple of 4: the weights' columns (and so the im2col rows) are in (tap, channel)
+    /// order instead of the graph's (channel, tap), so that each 4-deep block of the kernel's panels holds four
+    /// channels of one tap, which a channel-blocked copy of the input (`channel_blocked`) has side by side.
+    channel_major: bool,
     /// Bytes of packed im2col per tile (see `tile_columns`; tests shrink it to cross tile edges).
     pub tile_bytes: usize,
     /// As given, for comparing two ops (the packed copy is the kernel's business).
@@ -101,7 +105,20 @@ impl Int8Conv {
                 q.bias[c] + shift * sum
             })
             .collect();
-        let weights = tensor1(&q.weights).into_shape(&[m, k])?;
+        let channel_major = g.in_channels.is_multiple_of(4);
+        let taps = g.kernel.0 * g.kernel.1;
+        let ordered: Vec<i8> = if channel_major {
+            // column (tap, ci) of the new order is the graph's column (ci, tap)
+            (0..m * k)
+                .map(|i| {
+                    let (co, kk) = (i / k, i % k);
+                    q.weights[co * k + (kk % g.in_channels) * taps + kk / g.in_channels]
+                })
+                .collect()
+        } else {
+            q.weights.clone()
+        };
+        let weights = tensor1(&ordered).into_shape(&[m, k])?;
         let matmul = PackedMatmul::new(&weights, tensor1(&bias), n)?;
         Ok(Int8Conv {
             geometry: q.geometry,
@@ -110,10 +127,32 @@ impl Int8Conv {
             y_zero: q.y_zero,
             matmul,
             direct_pack: true,
+            channel_major,
             tile_bytes: 128 << 10,
             weights: Arc::new(q.weights),
             bias: Arc::new(q.bias),
         })
+    }
+
+    /// The graph's (channel, tap) im2col row that row `kk` of the kernel's order holds.
+    fn graph_row(&self, kk: usize) -> usize {
+        if !self.channel_major {
+            return kk;
+        }
+        let g = &self.geometry;
+        (kk % g.in_channels) * (g.kernel.0 * g.kernel.1) + kk / g.in_channels
+    }
+
+    /// Whether `packed_columns` reads the channel-blocked input: the kernel takes 4-deep int8 panels (VNNI) that
+    /// this op writes itself, and the channels come in fours.
+    fn reads_blocked(&self) -> bool {
+        self.channel_major
+            && self.direct_pack
+            && self
+                .matmul
+                .columns_format()
+                .downcast_ref::<PackedI8K4>()
+                .is_some()
     }
 
     /// One row of the im2col matrix of x - 128 as i8 over a tile's columns, given its runs; taps outside the
@@ -147,6 +186,7 @@ impl Int8Conv {
     fn packed_columns(
         &self,
         x: &[u8],
+        blocked: &[u8],
         cols: Range<usize>,
         buffer: &mut Option<Arc<Blob>>,
     ) -> TractResult<Box<dyn MMMInputValue>> {
@@ -161,6 +201,16 @@ impl Int8Conv {
             let panels = n.div_ceil(r);
             let blob = reuse_or_allocate(buffer, panels * panel_bytes, k4.alignment());
             let packed = &mut blob.as_bytes_mut()[..panels * panel_bytes];
+            if self.reads_blocked() {
+                self.pack_from_blocked(blocked, cols, r, panel_bytes, packed);
+                return Ok(Box::new(packed_operand(
+                    Box::new(k4.clone()),
+                    buffer,
+                    k,
+                    n,
+                    panel_bytes,
+                )));
+            }
             // Four im2col rows at a time become one k-block: in panel j / r, bytes (j % r) * 4 .. + 4 of the
             // block hold rows 4kb..4kb+4 at column j. Rows past k stay zero (so do the weights there).
             let mut rows = vec![0i8; 4 * n];
@@ -168,7 +218,7 @@ impl Int8Conv {
             for kb in 0..k.div_ceil(4) {
                 for (j, row) in rows.chunks_exact_mut(n).enumerate() {
                     match kb * 4 + j {
-                        kk if kk < k => self.im2col_row(x, runs.row(kk), row),
+                        kk if kk < k => self.im2col_row(x, runs.row(self.graph_row(kk)), row),
                         _ => row.fill(0),
                     }
                 }
@@ -182,10 +232,10 @@ impl Int8Conv {
                         let c = c.start;
                         interleave16(
                             [
-                                &r0[c..c + 16],
-                                &r1[c..c + 16],
-                                &r2[c..c + 16],
-                                &r3[c..c + 16],
+                                as_bytes(&r0[c..c + 16]),
+                                as_bytes(&r1[c..c + 16]),
+                                as_bytes(&r2[c..c + 16]),
+                                as_bytes(&r3[c..c + 16]),
                             ],
                             block,
                         );
@@ -207,9 +257,68 @@ impl Int8Conv {
         let mut matrix = vec![0i8; k * n];
         let runs = self.geometry.tile_segments(cols);
         for (kk, row) in matrix.chunks_exact_mut(n).enumerate() {
-            self.im2col_row(x, runs.row(kk), row);
+            self.im2col_row(x, runs.row(self.graph_row(kk)), row);
         }
         format.prepare_one(&tensor1(&matrix).into_shape(&[k, n])?, 0, 1)
+    }
+
+    /// The panels of columns `cols` from the channel-blocked input (`channel_blocked`): in the (tap, channel)
+    /// order, k-block `tap * channels / 4 + cb` holds channels 4cb..4cb + 4 of that tap, which for column j is
+    /// the blocked input's 4-byte word at the tap's input pixel, or the zero point's outside the frame. A run of
+    /// stride-1 taps is then a plain copy, 64 bytes per whole panel; no im2col rows, no interleave.
+    fn pack_from_blocked(
+        &self,
+        blocked: &[u8],
+        cols: Range<usize>,
+        r: usize,
+        panel_bytes: usize,
+        packed: &mut [u8],
+    ) {
+        let g = &self.geometry;
+        let (n, blocks, plane) = (cols.len(), g.in_channels / 4, g.input.0 * g.input.1);
+        let pad = [self.x_zero ^ 0x80; 64];
+        let runs = g.tile_segments(cols);
+        // Columns `range` of k-block `kb`: whole or partial panels, each part one contiguous slice of the panel.
+        let parts = |range: Range<usize>| {
+            let mut c = range.start;
+            std::iter::from_fn(move || {
+                (c < range.end).then(|| {
+                    let (p, j) = (c / r, c % r);
+                    let len = (r - j).min(range.end - c);
+                    c += len;
+                    (c - len, p * panel_bytes + j * 4, len)
+                })
+            })
+        };
+        for tap in 0..g.kernel.0 * g.kernel.1 {
+            for cb in 0..blocks {
+                let kb = tap * blocks + cb;
+                let src = &blocked[cb * plane * 4..(cb + 1) * plane * 4];
+                let mut done = 0;
+                let fill = |range: Range<usize>, packed: &mut [u8]| {
+                    for (_, at, len) in parts(range) {
+                        copy_small(&mut packed[kb * r * 4 + at..][..len * 4], &pad[..len * 4]);
+                    }
+                };
+                for s in runs.row(tap) {
+                    fill(done..s.dst, packed);
+                    for (c, at, len) in parts(s.dst..s.dst + s.len) {
+                        let dst = &mut packed[kb * r * 4 + at..][..len * 4];
+                        let q = s.src + (c - s.dst) * s.step;
+                        if s.step == 1 {
+                            copy_small(dst, &src[q * 4..(q + len) * 4]);
+                        } else {
+                            for (i, word) in dst.chunks_exact_mut(4).enumerate() {
+                                let at = (q + i * s.step) * 4;
+                                word.copy_from_slice(&src[at..at + 4]);
+                            }
+                        }
+                    }
+                    done = s.dst + s.len;
+                }
+                fill(done..n, packed);
+            }
+        }
     }
 
     /// Output columns per tile: the tile's packed im2col (k x tile bytes) stays in the L2 cache between being
@@ -222,7 +331,6 @@ impl Int8Conv {
 
     fn run(&self, x: &[u8]) -> TractResult<Tensor> {
         let g = &self.geometry;
-        let n = g.n();
         // The output tensor is written in place (a Vec turned into a tensor is copied once more).
         // SAFETY: u8 has no invalid values, and the tiles cover columns 0..n of every output channel, each
         // written once below before the tensor is returned.
@@ -230,10 +338,22 @@ impl Int8Conv {
         let mut plain = output.try_as_plain_ram_mut()?;
         let y = plain.as_slice_mut::<u8>()?;
         let y_zero = self.y_zero as i32;
+        BLOCKED_INPUT.with_borrow_mut(|blocked| {
+            if self.reads_blocked() {
+                channel_blocked(x, g.in_channels, g.input.0 * g.input.1, blocked);
+            }
+            self.run_tiles(x, blocked, y, y_zero)
+        })?;
+        Ok(output)
+    }
+
+    fn run_tiles(&self, x: &[u8], blocked: &[u8], y: &mut [u8], y_zero: i32) -> TractResult<()> {
+        let g = &self.geometry;
+        let n = g.n();
         self.matmul.run_tiles(
             n,
             self.tile_columns().min(n),
-            |cols, buffer| self.packed_columns(x, cols, buffer),
+            |cols, buffer| self.packed_columns(x, blocked, cols, buffer),
             |start, acc| {
                 let acc = acc.try_as_plain_ram()?;
                 let acc = acc.as_slice::<i32>()?;
@@ -246,14 +366,41 @@ impl Int8Conv {
                 }
                 Ok(())
             },
-        )?;
-        Ok(output)
+        )
+    }
+}
+
+thread_local! {
+    /// The channel-blocked copy of the current convolution's input, kept from op to op (each worker runs its plan
+    /// on one thread): a fresh buffer of a few MB would come from mmap and page-fault on first touch.
+    static BLOCKED_INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// x - 128 (as i8 bytes) with channels in groups of four: byte (cb * plane + q) * 4 + c holds channel 4cb + c at
+/// pixel q. `channels` is a multiple of 4.
+fn channel_blocked(x: &[u8], channels: usize, plane: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(channels * plane, 0);
+    let whole = plane / 16 * 16;
+    for (cb, dst) in out.chunks_exact_mut(4 * plane).enumerate() {
+        let planes: [&[u8]; 4] = std::array::from_fn(|c| &x[(4 * cb + c) * plane..][..plane]);
+        for (q, block) in (0..whole).step_by(16).zip(dst.chunks_exact_mut(64)) {
+            interleave16(planes.map(|p| &p[q..q + 16]), block);
+        }
+        for q in whole..plane {
+            for c in 0..4 {
+                dst[q * 4 + c] = planes[c][q];
+            }
+        }
+        for b in dst.iter_mut() {
+            *b ^= 0x80;
+        }
     }
 }
 
 /// Four rows of 16 columns into PackedI8K4's order: column j's four bytes at 4j..4j+4 of `out` (64 bytes).
 #[inline(always)]
-fn interleave16(rows: [&[i8]; 4], out: &mut [u8]) {
+fn interleave16(rows: [&[u8]; 4], out: &mut [u8]) {
     assert!(rows.iter().all(|r| r.len() == 16) && out.len() == 64);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE2 is part of x86-64; the loads read 16 bytes of 16-byte slices and the stores write the 64
@@ -272,9 +419,41 @@ fn interleave16(rows: [&[i8]; 4], out: &mut [u8]) {
     #[cfg(not(target_arch = "x86_64"))]
     for j in 0..16 {
         for (i, row) in rows.iter().enumerate() {
-            out[4 * j + i] = row[j] as u8;
+            out[4 * j + i] = row[j];
         }
     }
+}
+
+/// `dst.copy_from_slice(src)` for the up to 64 bytes of one panel block, as two overlapping copies of a fixed
+/// size (inline moves): a variable-length copy is a memcpy call, and on layers whose rows do not divide into
+/// whole panels those calls took 10% of an int8 frame.
+#[inline(always)]
+fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len();
+    assert!(n == src.len() && n <= 64);
+    macro_rules! both_ends {
+        ($w:expr) => {{
+            dst[..$w].copy_from_slice(&src[..$w]);
+            dst[n - $w..].copy_from_slice(&src[n - $w..]);
+        }};
+    }
+    match n {
+        32.. => both_ends!(32),
+        16.. => both_ends!(16),
+        8.. => both_ends!(8),
+        4.. => both_ends!(4),
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+    }
+}
+
+/// The bytes of an i8 slice.
+fn as_bytes(v: &[i8]) -> &[u8] {
+    // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid for both.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) }
 }
 
 /// QuantizeLinear's rounding of an already scaled value: round half to even, add the zero point, saturate to
@@ -371,6 +550,10 @@ mod tests {
             (5, 48, (3, 3), (2, 2), (1, 1), (15, 21)),
             (96, 7, (1, 1), (1, 1), (0, 0), (8, 8)),
             (3, 5, (3, 3), (2, 2), (0, 0), (9, 9)),
+            // channels in fours (the channel-blocked packing): rows wider than a panel, stride 2, a 1x1 kernel
+            (16, 24, (3, 3), (1, 1), (1, 1), (13, 45)),
+            (8, 16, (3, 3), (2, 2), (1, 1), (15, 37)),
+            (4, 12, (1, 1), (1, 1), (0, 0), (5, 19)),
         ];
         for (cin, cout, kernel, stride, pad, input) in cases {
             let output = (
