@@ -42,10 +42,11 @@ pub struct Int8Conv {
     /// Write im2col straight into the kernel's panels where the packing allows it (false: tract's packer; tests
     /// compare both).
     pub direct_pack: bool,
-    /// The input channels are a multiple of 4: the weights' columns (and so the im2col rows) are in (tap, channel)
-    /// order instead of the graph's (channel, tap), so that each 4-deep block of the kernel's panels holds four
-    /// channels of one tap, which a channel-blocked copy of the input (`channel_blocked`) has side by side.
-    channel_major: bool,
+    /// Input channels in the kernel's order: the weights' columns (and so the im2col rows) are in (tap, channel)
+    /// order instead of the graph's (channel, tap), with the channels padded to a multiple of 4 (zero weights)
+    /// when the kernel takes 4-deep int8 panels, so that each 4-deep block of them holds four channels of one
+    /// tap, side by side in a channel-blocked copy of the input (`channel_blocked`).
+    channels: usize,
     /// Bytes of packed im2col per tile (see `tile_columns`; tests shrink it to cross tile edges).
     pub tile_bytes: usize,
     /// As given, for comparing two ops (the packed copy is the kernel's business).
@@ -105,21 +106,14 @@ impl Int8Conv {
                 q.bias[c] + shift * sum
             })
             .collect();
-        let channel_major = g.in_channels.is_multiple_of(4);
-        let taps = g.kernel.0 * g.kernel.1;
-        let ordered: Vec<i8> = if channel_major {
-            // column (tap, ci) of the new order is the graph's column (ci, tap)
-            (0..m * k)
-                .map(|i| {
-                    let (co, kk) = (i / k, i % k);
-                    q.weights[co * k + (kk % g.in_channels) * taps + kk / g.in_channels]
-                })
-                .collect()
-        } else {
-            q.weights.clone()
-        };
-        let weights = tensor1(&ordered).into_shape(&[m, k])?;
-        let matmul = PackedMatmul::new(&weights, tensor1(&bias), n)?;
+        // The kernel's packing decides the padding. It does not depend on the depth (the VNNI kernel takes
+        // 4-deep panels whatever k is), so a first pick with the graph's channels tells.
+        let pick = |channels| PackedMatmul::new(&kernel_weights(&q, channels)?, tensor1(&bias), n);
+        let (mut channels, mut matmul) = (g.in_channels, pick(g.in_channels)?);
+        if is_k4(&matmul) && !channels.is_multiple_of(4) {
+            channels = channels.next_multiple_of(4);
+            matmul = pick(channels)?;
+        }
         Ok(Int8Conv {
             geometry: q.geometry,
             x_zero: q.x_zero,
@@ -127,32 +121,29 @@ impl Int8Conv {
             y_zero: q.y_zero,
             matmul,
             direct_pack: true,
-            channel_major,
+            channels,
             tile_bytes: 128 << 10,
             weights: Arc::new(q.weights),
             bias: Arc::new(q.bias),
         })
     }
 
-    /// The graph's (channel, tap) im2col row that row `kk` of the kernel's order holds.
-    fn graph_row(&self, kk: usize) -> usize {
-        if !self.channel_major {
-            return kk;
-        }
-        let g = &self.geometry;
-        (kk % g.in_channels) * (g.kernel.0 * g.kernel.1) + kk / g.in_channels
+    /// Rows of the im2col matrix in the kernel's order: taps x `channels`.
+    fn k(&self) -> usize {
+        self.geometry.kernel.0 * self.geometry.kernel.1 * self.channels
     }
 
-    /// Whether `packed_columns` reads the channel-blocked input: the kernel takes 4-deep int8 panels (VNNI) that
-    /// this op writes itself, and the channels come in fours.
+    /// The graph's (channel, tap) im2col row that row `kk` of the kernel's order holds; None for a padding
+    /// channel.
+    fn graph_row(&self, kk: usize) -> Option<usize> {
+        let g = &self.geometry;
+        let (tap, ci) = (kk / self.channels, kk % self.channels);
+        (ci < g.in_channels).then(|| ci * (g.kernel.0 * g.kernel.1) + tap)
+    }
+
+    /// Whether `packed_columns` writes the panels itself, from the channel-blocked input.
     fn reads_blocked(&self) -> bool {
-        self.channel_major
-            && self.direct_pack
-            && self
-                .matmul
-                .columns_format()
-                .downcast_ref::<PackedI8K4>()
-                .is_some()
+        self.direct_pack && is_k4(&self.matmul) && self.channels.is_multiple_of(4)
     }
 
     /// One row of the im2col matrix of x - 128 as i8 over a tile's columns, given its runs; taps outside the
@@ -177,9 +168,9 @@ impl Int8Conv {
         });
     }
 
-    /// Columns `cols` of the im2col matrix [k, n], packed for the kernel. For tract's 4-deep int8 panels (VNNI)
-    /// the rows are written straight into the panels; any other packing gets the plain matrix and tract's own
-    /// packer.
+    /// Columns `cols` of the im2col matrix [k, n] in the kernel's order, packed for the kernel. tract's 4-deep
+    /// int8 panels (VNNI) are written straight from the channel-blocked input (`pack_from_blocked`); any other
+    /// packing gets the plain matrix and tract's own packer.
     ///
     /// `buffer` carries the packed buffer from one tile to the next: a fresh one of this size comes from mmap
     /// and page-faults on first touch, which cost as much as the packing itself.
@@ -190,62 +181,22 @@ impl Int8Conv {
         cols: Range<usize>,
         buffer: &mut Option<Arc<Blob>>,
     ) -> TractResult<Box<dyn MMMInputValue>> {
-        let (k, n) = (self.geometry.k(), cols.len());
+        let (k, n) = (self.k(), cols.len());
         let format = self.matmul.columns_format();
         if let Some(k4) = format
             .downcast_ref::<PackedI8K4>()
-            .filter(|_| self.direct_pack)
+            .filter(|_| self.reads_blocked())
         {
-            let r = k4.r;
-            let panel_bytes = k.div_ceil(4) * 4 * r;
-            let panels = n.div_ceil(r);
-            let blob = reuse_or_allocate(buffer, panels * panel_bytes, k4.alignment());
-            let packed = &mut blob.as_bytes_mut()[..panels * panel_bytes];
-            if self.reads_blocked() {
-                self.pack_from_blocked(blocked, cols, r, panel_bytes, packed);
-                return Ok(Box::new(packed_operand(
-                    Box::new(k4.clone()),
-                    buffer,
-                    k,
-                    n,
-                    panel_bytes,
-                )));
-            }
-            // Four im2col rows at a time become one k-block: in panel j / r, bytes (j % r) * 4 .. + 4 of the
-            // block hold rows 4kb..4kb+4 at column j. Rows past k stay zero (so do the weights there).
-            let mut rows = vec![0i8; 4 * n];
-            let runs = self.geometry.tile_segments(cols);
-            for kb in 0..k.div_ceil(4) {
-                for (j, row) in rows.chunks_exact_mut(n).enumerate() {
-                    match kb * 4 + j {
-                        kk if kk < k => self.im2col_row(x, runs.row(self.graph_row(kk)), row),
-                        _ => row.fill(0),
-                    }
-                }
-                let (r0, rest) = rows.split_at(n);
-                let (r1, rest) = rest.split_at(n);
-                let (r2, r3) = rest.split_at(n);
-                for (p, panel) in packed.chunks_exact_mut(panel_bytes).enumerate() {
-                    let c = p * r..(p * r + r).min(n);
-                    let block = &mut panel[kb * r * 4..][..c.len() * 4];
-                    if c.len() == 16 {
-                        let c = c.start;
-                        interleave16(
-                            [
-                                as_bytes(&r0[c..c + 16]),
-                                as_bytes(&r1[c..c + 16]),
-                                as_bytes(&r2[c..c + 16]),
-                                as_bytes(&r3[c..c + 16]),
-                            ],
-                            block,
-                        );
-                        continue;
-                    }
-                    for (dst, i) in block.chunks_exact_mut(4).zip(c) {
-                        dst.copy_from_slice(&[r0[i] as u8, r1[i] as u8, r2[i] as u8, r3[i] as u8]);
-                    }
-                }
-            }
+            let (r, panel_bytes) = (k4.r, k * k4.r);
+            let size = n.div_ceil(r) * panel_bytes;
+            let blob = reuse_or_allocate(buffer, size, k4.alignment());
+            self.pack_from_blocked(
+                blocked,
+                cols,
+                r,
+                panel_bytes,
+                &mut blob.as_bytes_mut()[..size],
+            );
             return Ok(Box::new(packed_operand(
                 Box::new(k4.clone()),
                 buffer,
@@ -257,13 +208,16 @@ impl Int8Conv {
         let mut matrix = vec![0i8; k * n];
         let runs = self.geometry.tile_segments(cols);
         for (kk, row) in matrix.chunks_exact_mut(n).enumerate() {
-            self.im2col_row(x, runs.row(self.graph_row(kk)), row);
+            match self.graph_row(kk) {
+                Some(graph_row) => self.im2col_row(x, runs.row(graph_row), row),
+                None => row.fill(0), // a padding channel: its weights are zero
+            }
         }
         format.prepare_one(&tensor1(&matrix).into_shape(&[k, n])?, 0, 1)
     }
 
-    /// The panels of columns `cols` from the channel-blocked input (`channel_blocked`): in the (tap, channel)
-    /// order, k-block `tap * channels / 4 + cb` holds channels 4cb..4cb + 4 of that tap, which for column j is
+    /// The panels of columns `cols` from the channel-blocked input (`channel_blocked`): in the kernel's order,
+    /// k-block `tap * channels / 4 + cb` holds channels 4cb..4cb + 4 of that tap, which for column j is
     /// the blocked input's 4-byte word at the tap's input pixel, or the zero point's outside the frame. A run of
     /// stride-1 taps is then a plain copy, 64 bytes per whole panel; no im2col rows, no interleave.
     fn pack_from_blocked(
@@ -275,18 +229,20 @@ impl Int8Conv {
         packed: &mut [u8],
     ) {
         let g = &self.geometry;
-        let (n, blocks, plane) = (cols.len(), g.in_channels / 4, g.input.0 * g.input.1);
+        let (n, blocks, plane) = (cols.len(), self.channels / 4, g.input.0 * g.input.1);
         let pad = [self.x_zero ^ 0x80; 64];
         let runs = g.tile_segments(cols);
         // Columns `range` of k-block `kb`: whole or partial panels, each part one contiguous slice of the panel.
+        // One division per range, not per part: with r known only at run time each was a div instruction, and
+        // a part is at most one 64-byte copy.
         let parts = |range: Range<usize>| {
-            let mut c = range.start;
+            let (mut c, mut p, mut j) = (range.start, range.start / r, range.start % r);
             std::iter::from_fn(move || {
                 (c < range.end).then(|| {
-                    let (p, j) = (c / r, c % r);
                     let len = (r - j).min(range.end - c);
-                    c += len;
-                    (c - len, p * panel_bytes + j * 4, len)
+                    let part = (c, p * panel_bytes + j * 4, len);
+                    (c, p, j) = (c + len, p + 1, 0);
+                    part
                 })
             })
         };
@@ -326,7 +282,7 @@ impl Int8Conv {
     /// 320x240) would go through memory twice. A multiple of 64 columns, so that only the last tile has a
     /// partial panel.
     fn tile_columns(&self) -> usize {
-        (self.tile_bytes / self.geometry.k()).max(64) / 64 * 64
+        (self.tile_bytes / self.k()).max(64) / 64 * 64
     }
 
     fn run(&self, x: &[u8]) -> TractResult<Tensor> {
@@ -340,7 +296,13 @@ impl Int8Conv {
         let y_zero = self.y_zero as i32;
         BLOCKED_INPUT.with_borrow_mut(|blocked| {
             if self.reads_blocked() {
-                channel_blocked(x, g.in_channels, g.input.0 * g.input.1, blocked);
+                channel_blocked(
+                    x,
+                    g.in_channels,
+                    self.channels,
+                    g.input.0 * g.input.1,
+                    blocked,
+                );
             }
             self.run_tiles(x, blocked, y, y_zero)
         })?;
@@ -359,15 +321,39 @@ impl Int8Conv {
                 let acc = acc.as_slice::<i32>()?;
                 let width = acc.len() / g.out_channels;
                 for (c, accs) in acc.chunks_exact(width).enumerate() {
-                    let mul = self.multiplier[c];
-                    for (y, &a) in y[c * n + start..][..width].iter_mut().zip(accs) {
-                        *y = quantize_u8(a as f32 * mul, y_zero);
-                    }
+                    requantize(
+                        accs,
+                        self.multiplier[c],
+                        y_zero,
+                        &mut y[c * n + start..][..width],
+                    );
                 }
                 Ok(())
             },
         )
     }
+}
+
+/// One output channel's accumulators to u8: `quantize_u8(acc * multiplier, zero)`. Compiled a second time for
+/// AVX-512 on x86-64 (16 lanes; 4 in the SSE2 build), as `Int8Add::run`; the same float operations, so the same
+/// bits (the convolution tests run whichever copy the machine has against the definition).
+fn requantize(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
+    #[inline(always)]
+    fn each(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
+        for (y, &a) in y.iter_mut().zip(accs) {
+            *y = quantize_u8(a as f32 * multiplier, zero);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        #[target_feature(enable = "avx512f,avx512bw")]
+        unsafe fn avx512(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
+            each(accs, multiplier, zero, y)
+        }
+        // SAFETY: the CPU has AVX-512 F and BW, checked just above.
+        return unsafe { avx512(accs, multiplier, zero, y) };
+    }
+    each(accs, multiplier, zero, y)
 }
 
 thread_local! {
@@ -377,13 +363,17 @@ thread_local! {
 }
 
 /// x - 128 (as i8 bytes) with channels in groups of four: byte (cb * plane + q) * 4 + c holds channel 4cb + c at
-/// pixel q. `channels` is a multiple of 4.
-fn channel_blocked(x: &[u8], channels: usize, plane: usize, out: &mut Vec<u8>) {
+/// pixel q. `padded` channels (a multiple of 4), of which the last `padded - channels` repeat channel 0: their
+/// weights are zero, so any finite byte will do.
+fn channel_blocked(x: &[u8], channels: usize, padded: usize, plane: usize, out: &mut Vec<u8>) {
     out.clear();
-    out.resize(channels * plane, 0);
+    out.resize(padded * plane, 0);
     let whole = plane / 16 * 16;
     for (cb, dst) in out.chunks_exact_mut(4 * plane).enumerate() {
-        let planes: [&[u8]; 4] = std::array::from_fn(|c| &x[(4 * cb + c) * plane..][..plane]);
+        let planes: [&[u8]; 4] = std::array::from_fn(|c| {
+            let ci = Some(4 * cb + c).filter(|&ci| ci < channels).unwrap_or(0);
+            &x[ci * plane..][..plane]
+        });
         for (q, block) in (0..whole).step_by(16).zip(dst.chunks_exact_mut(64)) {
             interleave16(planes.map(|p| &p[q..q + 16]), block);
         }
@@ -396,6 +386,28 @@ fn channel_blocked(x: &[u8], channels: usize, plane: usize, out: &mut Vec<u8>) {
             *b ^= 0x80;
         }
     }
+}
+
+/// The weights [m, taps x `channels`] in the kernel's (tap, channel) order, zero for padding channels.
+fn kernel_weights(q: &QuantizedConv, channels: usize) -> TractResult<Tensor> {
+    let g = &q.geometry;
+    let (m, k, taps) = (g.out_channels, g.k(), g.kernel.0 * g.kernel.1);
+    let mut ordered = vec![0i8; m * taps * channels];
+    for (co, row) in ordered.chunks_exact_mut(taps * channels).enumerate() {
+        for tap in 0..taps {
+            for ci in 0..g.in_channels {
+                row[tap * channels + ci] = q.weights[co * k + ci * taps + tap];
+            }
+        }
+    }
+    tensor1(&ordered).into_shape(&[m, taps * channels])
+}
+
+fn is_k4(matmul: &PackedMatmul) -> bool {
+    matmul
+        .columns_format()
+        .downcast_ref::<PackedI8K4>()
+        .is_some()
 }
 
 /// Four rows of 16 columns into PackedI8K4's order: column j's four bytes at 4j..4j+4 of `out` (64 bytes).
@@ -424,36 +436,53 @@ fn interleave16(rows: [&[u8]; 4], out: &mut [u8]) {
     }
 }
 
-/// `dst.copy_from_slice(src)` for the up to 64 bytes of one panel block, as two overlapping copies of a fixed
-/// size (inline moves): a variable-length copy is a memcpy call, and on layers whose rows do not divide into
-/// whole panels those calls took 10% of an int8 frame.
+/// `dst.copy_from_slice(src)` for the up to 64 bytes of one panel block, as overlapping moves of fixed widths
+/// from both ends. A variable-length copy is a memcpy call, and on layers whose rows do not divide into whole
+/// panels those calls took 10% of an int8 frame; fixed-width `copy_from_slice`s were no better (the compiler
+/// merged the four widths' second copies back into one memcpy call of variable length), integer moves are.
 #[inline(always)]
 fn copy_small(dst: &mut [u8], src: &[u8]) {
     let n = dst.len();
     assert!(n == src.len() && n <= 64);
-    macro_rules! both_ends {
-        ($w:expr) => {{
-            dst[..$w].copy_from_slice(&src[..$w]);
-            dst[n - $w..].copy_from_slice(&src[n - $w..]);
-        }};
-    }
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    // SAFETY: each call moves size_of::<T>() bytes at `at`, and every `at` below is within 0..=n - that size, so
+    // all reads and writes stay inside the two slices (distinct buffers), unaligned.
+    let mv =
+        |at: usize, width: usize| unsafe {
+            match width {
+                16 => (d.add(at) as *mut u128)
+                    .write_unaligned((s.add(at) as *const u128).read_unaligned()),
+                8 => (d.add(at) as *mut u64)
+                    .write_unaligned((s.add(at) as *const u64).read_unaligned()),
+                _ => (d.add(at) as *mut u32)
+                    .write_unaligned((s.add(at) as *const u32).read_unaligned()),
+            }
+        };
     match n {
-        32.. => both_ends!(32),
-        16.. => both_ends!(16),
-        8.. => both_ends!(8),
-        4.. => both_ends!(4),
+        32.. => {
+            mv(0, 16);
+            mv(16, 16);
+            mv(n - 32, 16);
+            mv(n - 16, 16);
+        }
+        16.. => {
+            mv(0, 16);
+            mv(n - 16, 16);
+        }
+        8.. => {
+            mv(0, 8);
+            mv(n - 8, 8);
+        }
+        4.. => {
+            mv(0, 4);
+            mv(n - 4, 4);
+        }
         _ => {
             for (d, s) in dst.iter_mut().zip(src) {
                 *d = *s;
             }
         }
     }
-}
-
-/// The bytes of an i8 slice.
-fn as_bytes(v: &[i8]) -> &[u8] {
-    // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid for both.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) }
 }
 
 /// QuantizeLinear's rounding of an already scaled value: round half to even, add the zero point, saturate to
