@@ -232,16 +232,20 @@ impl Int8Conv {
         let (n, blocks, plane) = (cols.len(), self.channels / 4, g.input.0 * g.input.1);
         let pad = [self.x_zero ^ 0x80; 64];
         let runs = g.tile_segments(cols);
-        // Columns `range` of k-block `kb`: whole or partial panels, each part one contiguous slice of the panel.
-        // One division per range, not per part: with r known only at run time each was a div instruction, and
-        // a part is at most one 64-byte copy.
+        // Columns `range` of k-block `kb` in parts of up to 16 columns within one panel, each one contiguous
+        // slice of it (at most 64 bytes: `copy_small`). One division per range, not per part: with r known only
+        // at run time each was a div instruction.
         let parts = |range: Range<usize>| {
             let (mut c, mut p, mut j) = (range.start, range.start / r, range.start % r);
             std::iter::from_fn(move || {
                 (c < range.end).then(|| {
-                    let len = (r - j).min(range.end - c);
+                    let len = (r - j).min(range.end - c).min(16);
                     let part = (c, p * panel_bytes + j * 4, len);
-                    (c, p, j) = (c + len, p + 1, 0);
+                    c += len;
+                    j += len;
+                    if j == r {
+                        (p, j) = (p + 1, 0);
+                    }
                     part
                 })
             })
