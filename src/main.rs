@@ -207,7 +207,7 @@ enum DegradeKind {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "mask")]
 /// The inpainting degradation at step T: the part of the mask deeper than (1 - T/T_max) of its deepest point
-/// is set to the model's fill (the whole mask at T_max, nothing at 0): for the embedded models a push-pull blend
+/// is set to the model's fill (the whole mask at T_max, nothing at 0): for the embedded models a smooth blend
 /// of the pixels known at that step.
 struct DegradeMaskArgs {
     /// mask image of the input's size: nonzero pixels are missing

@@ -5,9 +5,10 @@
 //! `depth2(p) * T^2 > dmax2 * (T - t)^2`, i.e. depth > dmax (1 - t/T): the whole mask at t = T, nothing at 0, and
 //! the hole shrinks from its edge inward in equal fractions of its depth, so S sampler steps fill any hole in S
 //! rings. Everything is integer arithmetic, so this side and numpy agree bit for bit (shared vectors in
-//! tests/data). A missing pixel holds the model's fill (metadata `fill`): the push-pull fill of the pixels known
-//! at that step (`pyramid`, src/degrade/pyramid_fill.rs), or a grey level in every colour channel (the first
-//! models: 0.5). The still-missing mask is the fourth channel the restorer sees.
+//! tests/data). A missing pixel holds the model's fill (metadata `fill`): the smooth fill of the pixels known at
+//! that step (`smooth`, the embedded models), the push-pull fill alone (`pyramid`, version 2; both
+//! src/degrade/pyramid_fill.rs), or a grey level in every colour channel (the first models: 0.5). The
+//! still-missing mask is the fourth channel the restorer sees.
 
 use anyhow::{bail, ensure, Context, Result};
 
