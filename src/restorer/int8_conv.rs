@@ -370,7 +370,8 @@ thread_local! {
 /// pixel q. `padded` channels (a multiple of 4), of which the last `padded - channels` repeat channel 0: their
 /// weights are zero, so any finite byte will do.
 fn channel_blocked(x: &[u8], channels: usize, padded: usize, plane: usize, out: &mut Vec<u8>) {
-    out.clear();
+    // Every byte is written below: resizing the kept buffer zero-fills only what it grows by (clearing it first
+    // zeroed the whole copy on every convolution).
     out.resize(padded * plane, 0);
     let whole = plane / 16 * 16;
     for (cb, dst) in out.chunks_exact_mut(4 * plane).enumerate() {
