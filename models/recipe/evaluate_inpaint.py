@@ -107,7 +107,9 @@ def main():
         s = time.time()
         add(kind, "push-pull fill", metrics(degrade.pyramid_fill(xin, m), x0, m), time.time() - s)
         s = time.time()
-        add(kind, "smooth fill", metrics(degrade.pyramid_fill(xin, m, smooth=True), x0, m), time.time() - s)
+        add(kind, "smooth fill", metrics(degrade.pyramid_fill(xin, m, relax="jacobi"), x0, m), time.time() - s)
+        s = time.time()
+        add(kind, "sor fill", metrics(degrade.pyramid_fill(xin, m, relax="sor"), x0, m), time.time() - s)
         for name, flag in (("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS)):
             for r in (3, 5):
                 s = time.time()

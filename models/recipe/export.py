@@ -48,7 +48,7 @@ def inpaint_metadata(name, precision, default_steps):
         "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
         "degradation": "missing where depth2 * T^2 > dmax2 * (T - t)^2, depth2 = squared Euclidean distance to the "
                        "nearest known pixel (models/recipe/degrade.py)",
-        "model_version": "3",
+        "model_version": "4",
     }
 
 
@@ -220,9 +220,12 @@ def pyramid_cases():
     return out
 
 
+PYRAMID_VECTOR_FILLS = (None, "jacobi", "sor")  # tests/inpaint.rs reads them in this order
+
+
 def pyramid_vectors(path):
     """u32 cases; each: u32 h, u32 w, image f32[3*h*w], mask u8[h*w], then degrade.pyramid_fill's output f32[3*h*w]
-    as push-pull alone and as the smooth fill."""
+    for each fill in PYRAMID_VECTOR_FILLS (push-pull alone, the smooth fill, the sor fill)."""
     cases = pyramid_cases()
     with open(path, "wb") as f:
         f.write(struct.pack("<I", len(cases)))
@@ -231,8 +234,8 @@ def pyramid_vectors(path):
             f.write(struct.pack("<II", h, w))
             f.write(img.astype("<f4").tobytes())
             f.write(m.astype(np.uint8).tobytes())
-            for smooth in (False, True):
-                f.write(degrade.pyramid_fill(img, m, smooth).astype("<f4").tobytes())
+            for relax in PYRAMID_VECTOR_FILLS:
+                f.write(degrade.pyramid_fill(img, m, relax=relax).astype("<f4").tobytes())
 
 
 def inpaint_crop_and_mask(photo_index, t=None):

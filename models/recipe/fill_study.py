@@ -5,7 +5,7 @@
 The first models' D put mid-grey (0.5) in every missing pixel (DESIGN.md §3), so the restorer's global residual
 had to produce "true value - 0.5" there; the card traced the model's error floor next to known pixels to that. The
 alternative is a data-dependent fill computed inside D from the known pixels alone, cheap and exactly
-reproducible in Rust (version 2 took push-pull, version 3 the smooth fill, both from this study). This script measures, on the evaluation's frames and masks (masks.eval_mask, the same
+reproducible in Rust (version 2 took push-pull, version 3 the smooth fill, version 4 sor, all from this study). This script measures, on the evaluation's frames and masks (masks.eval_mask, the same
 seeds as evaluate_inpaint.py), how close each candidate fill alone comes to the truth inside the hole, beside
 OpenCV Telea (the target's reference) and scikit-image's biharmonic (a smooth fill at solver cost):
 
@@ -15,7 +15,8 @@ OpenCV Telea (the target's reference) and scikit-image's biharmonic (a smooth fi
 - pyramid: push-pull (degrade.pyramid_fill, written for an exact port: a mean pyramid of the known pixels, each
   missing pixel filled from the next coarser level, bilinearly upsampled, coarsest first): O(pixels);
 - smooth: push-pull with each level's empty cells relaxed by a few harmonic and damped biharmonic Jacobi sweeps
-  (degrade.pyramid_fill(smooth=True)), a cheap multigrid-like approximation of the biharmonic solve.
+  (degrade.pyramid_fill(relax="jacobi")), a cheap multigrid-like approximation of the biharmonic solve;
+- sor: the same with successive over-relaxation sweeps (degrade.pyramid_fill(relax="sor")), closer to converged.
 
 Prints and writes a table of PSNR dB inside the hole per mask kind, and seconds per frame in numpy.
 """
@@ -58,7 +59,8 @@ def main():
             "grey (version 1)": lambda: xin,
             "nearest known pixel": lambda: fill_nearest(xin, m),
             "pyramid (push-pull)": lambda: degrade.pyramid_fill(xin, m),
-            "smooth (push-pull relaxed)": lambda: degrade.pyramid_fill(xin, m, smooth=True),
+            "smooth (push-pull relaxed, Jacobi)": lambda: degrade.pyramid_fill(xin, m, relax="jacobi"),
+            "sor (push-pull relaxed, SOR)": lambda: degrade.pyramid_fill(xin, m, relax="sor"),
             "OpenCV Telea r3": lambda: cv_inpaint(xin, m, cv2.INPAINT_TELEA, 3),
             "scikit-image biharmonic": lambda: inpaint_biharmonic(
                 xin.transpose(1, 2, 0), m, channel_axis=-1).transpose(2, 0, 1),

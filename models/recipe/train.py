@@ -8,7 +8,8 @@
 
 Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
 with the part of the mask still missing at step t (degrade.missing_at) filled by `--fill` (degrade.mask_degrade:
-the smooth fill of the known pixels, push-pull alone as version 2 had, or a grey level as the first models had),
+the sor fill of the known pixels, the smooth one as version 3 had, push-pull alone as version 2 had, or a grey level
+as the first models had),
 plus that mask as a fourth channel; L1 inside the missing part only (the binary copies every other pixel from
 the input).
 
@@ -130,11 +131,12 @@ def main():
                     help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
                          "dominate) or per sample, then over samples (sample: every mask counts the same)")
     ap.add_argument("--fill", default=degrade.FILL,
-                    help="inpaint: what the still-missing pixels hold in x_t: smooth (push-pull fill of the known "
-                         "pixels relaxed to a smooth surface), pyramid (push-pull alone, version 2; both "
+                    help="inpaint: what the still-missing pixels hold in x_t: sor (push-pull fill of the known "
+                         "pixels relaxed to a smooth surface by over-relaxation), smooth (the same by Jacobi sweeps, "
+                         "version 3), pyramid (push-pull alone, version 2; all "
                          "degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
     args = ap.parse_args()
-    if args.fill not in ("smooth", "pyramid"):
+    if args.fill not in degrade.RELAX_OF_FILL:
         float(args.fill)  # a grey level, or argparse's caller made a typo
 
     torch.set_num_threads(args.threads)

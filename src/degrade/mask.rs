@@ -5,14 +5,15 @@
 //! `depth2(p) * T^2 > dmax2 * (T - t)^2`, i.e. depth > dmax (1 - t/T): the whole mask at t = T, nothing at 0, and
 //! the hole shrinks from its edge inward in equal fractions of its depth, so S sampler steps fill any hole in S
 //! rings. Everything is integer arithmetic, so this side and numpy agree bit for bit (shared vectors in
-//! tests/data). A missing pixel holds the model's fill (metadata `fill`): the smooth fill of the pixels known at
-//! that step (`smooth`, the embedded models), the push-pull fill alone (`pyramid`, version 2; both
+//! tests/data). A missing pixel holds the model's fill (metadata `fill`): the push-pull fill of the pixels known
+//! at that step relaxed towards a smooth surface by over-relaxation (`sor`, the embedded models) or by Jacobi
+//! sweeps (`smooth`, version 3), the push-pull fill alone (`pyramid`, version 2; all three
 //! src/degrade/pyramid_fill.rs), or a grey level in every colour channel (the first models: 0.5). The
 //! still-missing mask is the fourth channel the restorer sees.
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::pyramid_fill::pyramid_fill;
+use super::pyramid_fill::{pyramid_fill, Relaxation};
 use super::Degradation;
 use crate::planar::Planar;
 
@@ -23,8 +24,10 @@ pub enum Fill {
     Grey(f32),
     /// The push-pull fill of the pixels known at that step.
     Pyramid,
-    /// The push-pull fill relaxed to a smooth surface over the hole.
+    /// The push-pull fill relaxed to a smooth surface over the hole by Jacobi sweeps (version 3).
     Smooth,
+    /// The push-pull fill relaxed to a smooth surface by successive over-relaxation (version 4).
+    Sor,
 }
 
 impl std::fmt::Display for Fill {
@@ -33,22 +36,25 @@ impl std::fmt::Display for Fill {
             Fill::Grey(v) => write!(f, "{v}"),
             Fill::Pyramid => f.write_str("pyramid"),
             Fill::Smooth => f.write_str("smooth"),
+            Fill::Sor => f.write_str("sor"),
         }
     }
 }
 
 impl std::str::FromStr for Fill {
     type Err = anyhow::Error;
-    /// The metadata's text: `smooth`, `pyramid`, or a grey level in [0, 1].
+    /// The metadata's text: `sor`, `smooth`, `pyramid`, or a grey level in [0, 1].
     fn from_str(s: &str) -> Result<Self> {
         match s {
+            "sor" => return Ok(Fill::Sor),
             "smooth" => return Ok(Fill::Smooth),
             "pyramid" => return Ok(Fill::Pyramid),
             _ => {}
         }
         let v: f32 = s.parse().with_context(|| {
             format!(
-                "fill {s:?} is none of \"smooth\", \"pyramid\" or a number (the fills this binary computes)"
+                "fill {s:?} is none of \"sor\", \"smooth\", \"pyramid\" or a number (the fills this binary \
+                 computes)"
             )
         })?;
         ensure!((0.0..=1.0).contains(&v), "fill {v} is outside [0, 1]");
@@ -189,7 +195,8 @@ impl Degradation for MaskSchedule {
     fn apply(&self, x: &Planar, t: usize) -> Planar {
         debug_assert!(x.width == self.width && x.height == self.height && x.channels >= 3);
         let missing = self.missing_at(t);
-        let n = self.width * self.height;
+        let (w, h) = (self.width, self.height);
+        let n = w * h;
         let mut data = Vec::with_capacity(4 * n);
         data.extend_from_slice(&x.data[..3 * n]);
         match self.fill {
@@ -202,8 +209,9 @@ impl Degradation for MaskSchedule {
                     }
                 }
             }
-            Fill::Pyramid => pyramid_fill(&mut data, &missing, self.width, self.height, false),
-            Fill::Smooth => pyramid_fill(&mut data, &missing, self.width, self.height, true),
+            Fill::Pyramid => pyramid_fill(&mut data, &missing, w, h, Relaxation::None),
+            Fill::Smooth => pyramid_fill(&mut data, &missing, w, h, Relaxation::Jacobi),
+            Fill::Sor => pyramid_fill(&mut data, &missing, w, h, Relaxation::Sor),
         }
         data.extend(missing.iter().map(|&m| if m { 1.0f32 } else { 0.0 }));
         Planar {
@@ -290,12 +298,12 @@ mod tests {
     }
 
     #[test]
-    fn pyramid_and_smooth_degradations_ignore_what_is_still_missing_and_keep_the_rest() {
+    fn pyramid_fill_degradations_ignore_what_is_still_missing_and_keep_the_rest() {
         let (w, h) = (19, 14);
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (5..13).contains(&(i % w)) && (4..11).contains(&(i / w)))
             .collect();
-        for (fill, t) in [Fill::Pyramid, Fill::Smooth]
+        for (fill, t) in [Fill::Pyramid, Fill::Smooth, Fill::Sor]
             .into_iter()
             .flat_map(|f| [20, 13, 5].map(|t| (f, t)))
         {
@@ -333,7 +341,8 @@ mod tests {
     }
 
     #[test]
-    fn fill_text_is_smooth_pyramid_or_a_grey_level() {
+    fn fill_text_is_sor_smooth_pyramid_or_a_grey_level() {
+        assert_eq!("sor".parse::<Fill>().unwrap(), Fill::Sor);
         assert_eq!("smooth".parse::<Fill>().unwrap(), Fill::Smooth);
         assert_eq!("pyramid".parse::<Fill>().unwrap(), Fill::Pyramid);
         assert_eq!("0.5".parse::<Fill>().unwrap(), Fill::Grey(0.5));
@@ -384,7 +393,7 @@ mod sampler_tests {
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (4..20).contains(&(i % w)) && (3..13).contains(&(i / w)) || i % w == 1)
             .collect();
-        for (fill, steps) in [Fill::Grey(0.5), Fill::Pyramid, Fill::Smooth]
+        for (fill, steps) in [Fill::Grey(0.5), Fill::Pyramid, Fill::Smooth, Fill::Sor]
             .into_iter()
             .flat_map(|f| [1, 2, 3, 7, 20].map(|s| (f, s)))
         {
