@@ -4,13 +4,14 @@
 //!     python3 benches/compare_ort.py              # the same, side by side with onnxruntime, and ratios
 //!
 //! One step = one network call on a frame of that size (what each sampler step costs; the blur of the improved
-//! sampler is timed separately). The plan is built and run once before timing. Reports the median and the best
+//! sampler and the inpainters' fills are timed separately). The plan is built and run once before timing. Reports the median and the best
 //! of COLDFRAME_BENCH_ITERS runs (default 15), and the multiply-adds per second the best implies (on a shared
 //! machine interference only ever slows a run, so the best is the steadier figure to compare engines by).
 
 use std::time::Instant;
 
 use coldframe::degrade::blur::blur;
+use coldframe::degrade::pyramid_fill::{pyramid_fill, Relaxation};
 use coldframe::models::{resolve, EMBEDDED};
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
@@ -61,5 +62,27 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let (median, best) = median_best(times);
     println!("rust\tblur-sigma3\t640x480\t{median:.2}\t{best:.2}\t-");
+    // The inpainters' fill, once per sampler step, on the inpainting bench frame's hole (a centred box of a
+    // quarter of each side, 6% of the frame) at t = T, where all of it is missing.
+    let x = frame(640, 480, 4);
+    let n = 640 * 480;
+    let missing: Vec<bool> = x.plane(3).iter().map(|&m| m > 0.5).collect();
+    for (relax, name) in [
+        (Relaxation::None, "pyramid"),
+        (Relaxation::Jacobi, "smooth"),
+        (Relaxation::Sor, "sor"),
+    ] {
+        let times: Vec<f64> = (0..iters)
+            .map(|_| {
+                let mut rgb = x.data[..3 * n].to_vec();
+                let t0 = Instant::now();
+                pyramid_fill(&mut rgb, &missing, 640, 480, relax);
+                std::hint::black_box(&rgb);
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let (median, best) = median_best(times);
+        println!("rust\tfill-{name}\t640x480\t{median:.2}\t{best:.2}\t-");
+    }
     Ok(())
 }

@@ -120,6 +120,10 @@ impl Restore for HoleOnly<'_> {
         }
         Ok(x0)
     }
+
+    fn reproduces_its_state(&self) -> bool {
+        true
+    }
 }
 
 /// Copies every pixel outside the mask from `input`: the model's output is used inside the hole only.

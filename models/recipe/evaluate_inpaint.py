@@ -32,12 +32,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STEPS = [1, 2, 4, 8]
 
 
-def inpaint(sess, img, mask, steps, T=degrade.T_MASK, fill=None):
+def inpaint(sess, img, mask, steps, T=degrade.T_MASK, fill=None, full_update=False):
     """Mirror of src/inpaint.rs + src/sampler.rs: the improved sampler down to t = 0 (for the mask the last step
     is the full update: it fills the remaining hole and keeps every ring settled before), known pixels copied
     back. The model's estimate is used where the state is still missing only (src/inpaint.rs HoleOnly), so
-    `here` equals x and each update is D(x0, next). img [3, H, W] float32 with H, W multiples of the stride; mask
-    bool [H, W]. `fill`: the model's metadata fill."""
+    `here` = D(x0, t) equals x exactly and each update x - here + there is `there` = D(x0, next): like the binary
+    (sampler.rs, Restore::reproduces_its_state) this computes `there` alone unless full_update, which computes
+    Algorithm 2's whole formula (export.py's sampler fixture does, so the Rust shortcut is tested against it).
+    img [3, H, W] float32 with H, W multiples of the stride; mask bool [H, W]. `fill`: the model's metadata fill."""
     img = img.astype(np.float32)
     d2 = degrade.depth2(mask)
     ts = schedule(T, steps)
@@ -47,9 +49,12 @@ def inpaint(sess, img, mask, steps, T=degrade.T_MASK, fill=None):
     for t, nxt in zip(ts, ts[1:]):
         x0 = sess.run(None, {"image": x[None], "t": np.array([t], np.float32)})[0][0]
         x0 = np.where(x[3:4] > 0, x0, x[:3])
-        here = degrade.mask_degrade(x0, degrade.missing_at(d2, t), fill)
         there = degrade.mask_degrade(x0, degrade.missing_at(d2, nxt), fill)
-        x = x - here + there
+        if full_update:
+            here = degrade.mask_degrade(x0, degrade.missing_at(d2, t), fill)
+            x = x - here + there
+        else:
+            x = there
     return np.where(mask[None], x[:3], img).astype(np.float32)
 
 

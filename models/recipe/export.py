@@ -270,7 +270,7 @@ def inpaint_sampler_fixture(model_path, out_path, steps=4):
         f.write(struct.pack("<I", steps))
         write_tensor(f, img)
         write_tensor(f, m[None].astype(np.float32))
-        write_tensor(f, evaluate_inpaint.inpaint(s, img, m, steps))
+        write_tensor(f, evaluate_inpaint.inpaint(s, img, m, steps, full_update=True))
 
 
 # How each int8 file is quantized beyond the common settings (QDQ, per-channel int8 weights, u8 activations).
