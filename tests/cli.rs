@@ -104,7 +104,7 @@ fn models_lists_every_embedded_model() {
         "0.25..5",
         "inpaint-f32",
         "inpaint-int8",
-        "fill smooth",
+        "fill sor",
     ] {
         assert!(out.contains(n), "{out}");
     }

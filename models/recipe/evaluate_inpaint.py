@@ -86,6 +86,30 @@ def cv_inpaint(img, mask, method, radius):
     return out.transpose(2, 0, 1).astype(np.float32) / 255
 
 
+def table(mean, best):
+    """The table of the card (markdown) from the mean (PSNR, SSIM) per (kind, method) and the best radii."""
+    def cell(kind, method):
+        p, s_ = mean[(kind, method)]
+        return f"{p:.2f} / {s_:.3f}"
+
+    lines = ["PSNR dB inside the hole / SSIM of the whole frame", "",
+             "| method | " + " | ".join(masks.KINDS) + " |", "|---|" + "---|" * len(masks.KINDS)]
+    lines.append("| masked input (fill 0.5) | " + " | ".join(cell(k, "masked input (fill 0.5)") for k in masks.KINDS) + " |")
+    for fill, label in (("push-pull fill", "version 2's D"), ("smooth fill", "version 3's D"),
+                        ("sor fill", "version 4's D")):
+        lines.append(f"| {fill} alone ({label}, no network) | " + " | ".join(cell(k, fill) for k in masks.KINDS)
+                     + " |")
+    for name, label in (("telea", "OpenCV Telea"), ("ns", "OpenCV Navier-Stokes")):
+        lines.append(f"| {label} (best radius) | " + " | ".join(
+            cell(k, f"{name}:{best[(k, name)]}") + f" (r{best[(k, name)]})" for k in masks.KINDS) + " |")
+    lines.append("| scikit-image biharmonic | " + " | ".join(cell(k, "biharmonic") for k in masks.KINDS) + " |")
+    for prec in ("f32", "int8"):
+        for steps in STEPS:
+            label = f"model {prec}, {'direct (S=1)' if steps == 1 else f'S={steps}'}"
+            lines.append(f"| {label} | " + " | ".join(cell(k, f"{prec}:{steps}") for k in masks.KINDS) + " |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=0, help="use only the first N validation photos (0: all)")
@@ -142,28 +166,10 @@ def main():
                    "best_radius": {"@".join(k): v for k, v in best.items()},
                    "seconds_per_frame": {k: float(np.mean(v)) for k, v in timing.items()}}, f, indent=1)
 
-    def cell(kind, method):
-        p, s_ = mean[(kind, method)]
-        return f"{p:.2f} / {s_:.3f}"
-
-    lines = ["PSNR dB inside the hole / SSIM of the whole frame", "",
-             "| method | " + " | ".join(masks.KINDS) + " |", "|---|" + "---|" * len(masks.KINDS)]
-    lines.append("| masked input (fill 0.5) | " + " | ".join(cell(k, "masked input (fill 0.5)") for k in masks.KINDS) + " |")
-    for fill, label in (("push-pull fill", "version 2's D"), ("smooth fill", "version 3's D")):
-        lines.append(f"| {fill} alone ({label}, no network) | " + " | ".join(cell(k, fill) for k in masks.KINDS)
-                     + " |")
-    for name, label in (("telea", "OpenCV Telea"), ("ns", "OpenCV Navier-Stokes")):
-        lines.append(f"| {label} (best radius) | " + " | ".join(
-            cell(k, f"{name}:{best[(k, name)]}") + f" (r{best[(k, name)]})" for k in masks.KINDS) + " |")
-    lines.append("| scikit-image biharmonic | " + " | ".join(cell(k, "biharmonic") for k in masks.KINDS) + " |")
-    for prec in ("f32", "int8"):
-        for steps in STEPS:
-            label = f"model {prec}, {'direct (S=1)' if steps == 1 else f'S={steps}'}"
-            lines.append(f"| {label} | " + " | ".join(cell(k, f"{prec}:{steps}") for k in masks.KINDS) + " |")
-    table = "\n".join(lines)
+    table_md = table(mean, best)
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(table + "\n")
-    print(table)
+        f.write(table_md + "\n")
+    print(table_md)
     telea = {k: mean[(k, f"telea:{best[(k, 'telea')]}")][0] for k in masks.KINDS}
     for st in STEPS:
         gain = {k: round(mean[(k, f"f32:{st}")][0] - telea[k], 2) for k in masks.KINDS}
