@@ -75,8 +75,8 @@ struct InpaintArgs {
     /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
     #[argh(option, from_str_fn(parse_rect))]
     rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's, 4 for the embedded ones; each step fills one ring of the
-    /// hole: large holes gain from more)
+    /// sampler steps, 1..=T (default: the model's, 1 for the embedded ones; each step fills one ring of the
+    /// hole: large boxes gain a little from more, thin masks lose)
     #[argh(option)]
     steps: Option<usize>,
     /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
@@ -169,7 +169,7 @@ struct StreamInpaintArgs {
     /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
     #[argh(option, from_str_fn(parse_rect))]
     rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's, 4 for the embedded ones; 1 is the fastest)
+    /// sampler steps, 1..=T (default: the model's, 1 for the embedded ones, the fastest)
     #[argh(option)]
     steps: Option<usize>,
     /// an embedded model name or a path to a coldframe ONNX file
