@@ -45,22 +45,24 @@ struct Level {
     counts: Vec<f32>,
 }
 
-/// The next level: zero-padded 2x2 cell sums as ((top-left + top-right) + bottom-left) + bottom-right.
+/// The next level: zero-padded 2x2 cell sums as ((top-left + top-right) + bottom-left) + bottom-right (a cell
+/// reaching past the edge adds 0.0 for the missing samples, as numpy's zero padding does).
 fn push(planes: &[f32], width: usize, height: usize, channels: usize) -> Vec<f32> {
     let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
     let mut out = Vec::with_capacity(channels * w2 * h2);
+    let zeros = vec![0.0f32; width];
     for plane in planes.chunks_exact(width * height).take(channels) {
-        let at = |x: usize, y: usize| {
-            if x < width && y < height {
-                plane[y * width + x]
-            } else {
-                0.0
-            }
-        };
         for y in 0..h2 {
-            for x in 0..w2 {
-                let (x, y) = (2 * x, 2 * y);
-                out.push(((at(x, y) + at(x + 1, y)) + at(x, y + 1)) + at(x + 1, y + 1));
+            let top = &plane[2 * y * width..(2 * y + 1) * width];
+            let bottom = if 2 * y + 1 < height {
+                &plane[(2 * y + 1) * width..(2 * y + 2) * width]
+            } else {
+                &zeros[..]
+            };
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            out.extend(pairs.map(|(t, b)| ((t[0] + t[1]) + b[0]) + b[1]));
+            if width % 2 == 1 {
+                out.push(((top[width - 1] + 0.0) + bottom[width - 1]) + 0.0);
             }
         }
     }
@@ -71,37 +73,47 @@ fn push(planes: &[f32], width: usize, height: usize, channels: usize) -> Vec<f32
 /// 0.25 v[i - 1] + 0.75 v[i], output 2i + 1 is 0.75 v[i] + 0.25 v[i + 1], indices clamped; `out.len()` outputs
 /// (the crop to the finer level's size comes for free).
 fn upsample_line(v: &[f32], out: &mut [f32]) {
-    let last = v.len() - 1;
-    for (j, o) in out.iter_mut().enumerate() {
-        let i = j / 2;
-        *o = if j.is_multiple_of(2) {
-            0.25 * v[i.saturating_sub(1)] + 0.75 * v[i]
-        } else {
-            0.75 * v[i] + 0.25 * v[(i + 1).min(last)]
-        };
+    let (last, odd_tail) = (v.len() - 1, out.len() / 2);
+    let mut pairs = out.chunks_exact_mut(2);
+    for (i, pair) in pairs.by_ref().enumerate() {
+        pair[0] = 0.25 * v[i.saturating_sub(1)] + 0.75 * v[i];
+        pair[1] = 0.75 * v[i] + 0.25 * v[(i + 1).min(last)];
+    }
+    if let [o] = pairs.into_remainder() {
+        let i = odd_tail;
+        *o = 0.25 * v[i.saturating_sub(1)] + 0.75 * v[i];
     }
 }
 
-/// `coarse` (channels x ch x cw) upsampled 2x, rows then columns, cropped to width x height.
+/// `coarse` (channels x ch x cw) upsampled 2x, rows then columns, cropped to width x height. The vertical pass
+/// blends two whole source rows (the same two products and sum per sample as `upsample_line`, so the same bits),
+/// which reads memory in order where a column-by-column pass would stride across it.
 fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) -> Vec<f32> {
     let channels = coarse.len() / (cw * ch);
-    let (mut column, mut rows) = (vec![0.0f32; ch], vec![0.0f32; height]);
-    let mut by_rows = vec![0.0f32; channels * height * cw];
-    for c in 0..channels {
-        let src = &coarse[c * cw * ch..(c + 1) * cw * ch];
-        for x in 0..cw {
-            for (v, row) in column.iter_mut().zip(src.chunks_exact(cw)) {
-                *v = row[x];
-            }
-            upsample_line(&column, &mut rows);
-            for (y, &v) in rows.iter().enumerate() {
-                by_rows[(c * height + y) * cw + x] = v;
-            }
-        }
-    }
     let mut out = vec![0.0f32; channels * height * width];
-    for (src, dst) in by_rows.chunks_exact(cw).zip(out.chunks_exact_mut(width)) {
-        upsample_line(src, dst);
+    let mut blended = vec![0.0f32; cw];
+    for (src, dst) in coarse
+        .chunks_exact(cw * ch)
+        .zip(out.chunks_exact_mut(width * height))
+        .take(channels)
+    {
+        for (y, dst_row) in dst.chunks_exact_mut(width).enumerate() {
+            let i = y / 2;
+            // even rows: 0.25 v[i - 1] + 0.75 v[i]; odd rows: 0.75 v[i] + 0.25 v[i + 1] (indices clamped)
+            let (first, second, w_first, w_second) = if y.is_multiple_of(2) {
+                (i.saturating_sub(1), i, 0.25f32, 0.75f32)
+            } else {
+                (i, (i + 1).min(ch - 1), 0.75, 0.25)
+            };
+            let (a, b) = (
+                &src[first * cw..(first + 1) * cw],
+                &src[second * cw..(second + 1) * cw],
+            );
+            for ((o, &p), &q) in blended.iter_mut().zip(a).zip(b) {
+                *o = w_first * p + w_second * q;
+            }
+            upsample_line(&blended, dst_row);
+        }
     }
     out
 }
