@@ -364,6 +364,15 @@ mod sampler_tests {
     use super::*;
     use crate::sampler::{sample, Restore, Sampler};
 
+    /// A w x h RGB frame of values ((i * step) % modulus) / (modulus - 1) in [0, 1], varied enough that a fill or
+    /// a sampler mixing up pixels shows.
+    fn pattern(w: usize, h: usize, step: usize, modulus: usize) -> Planar {
+        let data = (0..3 * w * h)
+            .map(|i| ((i * step) % modulus) as f32 / (modulus - 1) as f32)
+            .collect();
+        Planar::new(w, h, 3, data).expect("3 planes of w x h")
+    }
+
     /// Knows the answer; records the mask channel of every state it is shown.
     struct Oracle {
         x0: Planar,
@@ -405,15 +414,7 @@ mod sampler_tests {
     #[test]
     fn skipping_d_at_t_for_a_hole_only_restorer_is_the_full_update_bit_for_bit() {
         let (w, h) = (37, 23);
-        let x = Planar::new(
-            w,
-            h,
-            3,
-            (0..3 * w * h)
-                .map(|i| ((i * 53) % 97) as f32 / 96.0)
-                .collect(),
-        )
-        .unwrap();
+        let x = pattern(w, h, 53, 97);
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (6..29).contains(&(i % w)) && (4..19).contains(&(i / w)) || (i / w) == 20)
             .collect();
@@ -447,15 +448,7 @@ mod sampler_tests {
     #[test]
     fn with_a_perfect_restorer_every_step_count_fills_the_hole_exactly() {
         let (w, h) = (24, 16);
-        let x0 = Planar::new(
-            w,
-            h,
-            3,
-            (0..3 * w * h)
-                .map(|i| ((i * 37) % 101) as f32 / 100.0)
-                .collect(),
-        )
-        .unwrap();
+        let x0 = pattern(w, h, 37, 101);
         let mask: Vec<bool> = (0..w * h)
             .map(|i| (4..20).contains(&(i % w)) && (3..13).contains(&(i / w)) || i % w == 1)
             .collect();

@@ -118,33 +118,90 @@ fn upsample2(coarse: &[f32], cw: usize, ch: usize, width: usize, height: usize) 
     out
 }
 
+/// Neighbour offsets (dy, dx) in the order the stencils sum them (degrade.py's _HARMONIC_OFFSETS and
+/// _BIHARMONIC_OFFSETS): N, S, W, E, then NW, NE, SW, SE, then NN, SS, WW, EE.
+const HARMONIC_OFFSETS: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
+const BIHARMONIC_OFFSETS: [(isize, isize); 12] = [
+    (-1, 0),
+    (1, 0),
+    (0, -1),
+    (0, 1),
+    (-1, -1),
+    (-1, 1),
+    (1, -1),
+    (1, 1),
+    (-2, 0),
+    (2, 0),
+    (0, -2),
+    (0, 2),
+];
+
+/// The harmonic target of a cell from its 4 neighbours: `0.25 * (((N + S) + W) + E)`.
+fn harmonic_target(n: [f32; 4]) -> f32 {
+    0.25 * (((n[0] + n[1]) + n[2]) + n[3])
+}
+
+/// The biharmonic target of a cell from its 12 neighbours (BIHARMONIC_OFFSETS order):
+/// `((8 * ((N + S) + (W + E)) - 2 * ((NW + NE) + (SW + SE))) - ((NN + SS) + (WW + EE))) / 20`.
+fn biharmonic_target(n: [f32; 12]) -> f32 {
+    let n4 = (n[0] + n[1]) + (n[2] + n[3]);
+    let dg = (n[4] + n[5]) + (n[6] + n[7]);
+    let fr = (n[8] + n[9]) + (n[10] + n[11]);
+    ((8.0 * n4 - 2.0 * dg) - fr) / 20.0
+}
+
+/// The values at `offsets` (each within 2 of the cell) around (x, y) of a width x height plane, coordinates
+/// clamped to its edges.
+fn clamped<const K: usize>(
+    plane: &[f32],
+    width: usize,
+    height: usize,
+    x: usize,
+    y: usize,
+    offsets: &[(isize, isize); K],
+) -> [f32; K] {
+    // Clamped rows and columns -2..=2 around the cell, worked out once for all its neighbours.
+    let rows = [-2, -1, 0, 1, 2].map(|d| y.saturating_add_signed(d).min(height - 1) * width);
+    let cols = [-2, -1, 0, 1, 2].map(|d| x.saturating_add_signed(d).min(width - 1));
+    let mut out = [0.0f32; K];
+    for (o, &(dy, dx)) in out.iter_mut().zip(offsets) {
+        *o = plane[rows[(dy + 2) as usize] + cols[(dx + 2) as usize]];
+    }
+    out
+}
+
+/// The values at `offsets` around flat index i of a plane `width` wide, for a cell whose stencil lies inside it.
+fn inside<const K: usize>(
+    plane: &[f32],
+    width: usize,
+    i: usize,
+    offsets: &[(isize, isize); K],
+) -> [f32; K] {
+    let mut out = [0.0f32; K];
+    for (o, &(dy, dx)) in out.iter_mut().zip(offsets) {
+        *o = plane[i.wrapping_add_signed(dy * width as isize + dx)];
+    }
+    out
+}
+
 /// Jacobi sweeps over the cells of one level (`channels` planes of width x height) whose count is zero: every
 /// such cell is recomputed from the previous sweep's values, the others stay; neighbours are clamped at the
-/// level's edges. Harmonic: `0.25 * (((N + S) + W) + E)`; biharmonic: `u = ((8 * ((N + S) + (W + E)) - 2 * ((NW +
-/// NE) + (SW + SE))) - ((NN + SS) + (WW + EE))) / 20`, then `e + damping * (u - e)`.
+/// level's edges. Harmonic sweeps take `harmonic_target`; biharmonic ones `e + damping * (u - e)` with u the
+/// `biharmonic_target`.
 fn relax_jacobi(estimate: &mut [f32], counts: &[f32], width: usize, height: usize) {
     let empty: Vec<(usize, usize)> = (0..height)
         .flat_map(|y| (0..width).map(move |x| (x, y)))
         .filter(|&(x, y)| counts[y * width + x] == 0.0)
         .collect();
-    if empty.is_empty() {
-        return;
-    }
-    let shift = |v: usize, d: isize, n: usize| v.saturating_add_signed(d).min(n - 1);
     let mut next = vec![0.0f32; empty.len()];
     for plane in estimate.chunks_exact_mut(width * height) {
         for sweep in 0..HARMONIC_SWEEPS + BIHARMONIC_SWEEPS {
             for (out, &(x, y)) in next.iter_mut().zip(&empty) {
-                let at = |dy: isize, dx: isize| {
-                    plane[shift(y, dy, height) * width + shift(x, dx, width)]
-                };
                 *out = if sweep < HARMONIC_SWEEPS {
-                    0.25 * (((at(-1, 0) + at(1, 0)) + at(0, -1)) + at(0, 1))
+                    harmonic_target(clamped(plane, width, height, x, y, &HARMONIC_OFFSETS))
                 } else {
-                    let n4 = (at(-1, 0) + at(1, 0)) + (at(0, -1) + at(0, 1));
-                    let dg = (at(-1, -1) + at(-1, 1)) + (at(1, -1) + at(1, 1));
-                    let fr = (at(-2, 0) + at(2, 0)) + (at(0, -2) + at(0, 2));
-                    let u = ((8.0 * n4 - 2.0 * dg) - fr) / 20.0;
+                    let u =
+                        biharmonic_target(clamped(plane, width, height, x, y, &BIHARMONIC_OFFSETS));
                     let e = plane[y * width + x];
                     e + BIHARMONIC_DAMPING * (u - e)
                 };
@@ -205,84 +262,34 @@ fn relax_sor(
     height: usize,
     biharmonic_sweeps: usize,
 ) {
-    if counts.iter().all(|&c| c != 0.0) {
-        return;
-    }
     let harmonic = colour_cells(counts, width, height, 2, 1, |x, y| (x + y) % 2);
     let biharmonic = colour_cells(counts, width, height, 5, 2, |x, y| (y + 2 * x) % 5);
-    let shift = |v: usize, d: isize, n: usize| v.saturating_add_signed(d).min(n - 1);
-    let w = width;
+    let toward = |e: f32, omega: f32, target: f32| e + omega * (target - e);
     for plane in estimate.chunks_exact_mut(width * height) {
         for _ in 0..SOR_HARMONIC_SWEEPS {
             for set in &harmonic {
-                let update = |e: f32, n: f32, s: f32, wv: f32, ev: f32| {
-                    e + SOR_HARMONIC_OMEGA * (0.25 * (((n + s) + wv) + ev) - e)
-                };
                 for &i in &set.interior {
-                    plane[i] = update(
-                        plane[i],
-                        plane[i - w],
-                        plane[i + w],
-                        plane[i - 1],
-                        plane[i + 1],
-                    );
+                    let u = harmonic_target(inside(plane, width, i, &HARMONIC_OFFSETS));
+                    plane[i] = toward(plane[i], SOR_HARMONIC_OMEGA, u);
                 }
                 for &(x, y) in &set.border {
-                    let at = |dy: isize, dx: isize| {
-                        plane[shift(y, dy, height) * width + shift(x, dx, width)]
-                    };
+                    let u = harmonic_target(clamped(plane, width, height, x, y, &HARMONIC_OFFSETS));
                     let i = y * width + x;
-                    plane[i] = update(plane[i], at(-1, 0), at(1, 0), at(0, -1), at(0, 1));
+                    plane[i] = toward(plane[i], SOR_HARMONIC_OMEGA, u);
                 }
             }
         }
         for _ in 0..biharmonic_sweeps {
             for set in &biharmonic {
-                // n: N, S, W, E, NW, NE, SW, SE, NN, SS, WW, EE (degrade.py's _BIHARMONIC_OFFSETS).
-                let update = |e: f32, n: [f32; 12]| {
-                    let n4 = (n[0] + n[1]) + (n[2] + n[3]);
-                    let dg = (n[4] + n[5]) + (n[6] + n[7]);
-                    let fr = (n[8] + n[9]) + (n[10] + n[11]);
-                    let u = ((8.0 * n4 - 2.0 * dg) - fr) / 20.0;
-                    e + SOR_BIHARMONIC_OMEGA * (u - e)
-                };
                 for &i in &set.interior {
-                    let n = [
-                        plane[i - w],
-                        plane[i + w],
-                        plane[i - 1],
-                        plane[i + 1],
-                        plane[i - w - 1],
-                        plane[i - w + 1],
-                        plane[i + w - 1],
-                        plane[i + w + 1],
-                        plane[i - 2 * w],
-                        plane[i + 2 * w],
-                        plane[i - 2],
-                        plane[i + 2],
-                    ];
-                    plane[i] = update(plane[i], n);
+                    let u = biharmonic_target(inside(plane, width, i, &BIHARMONIC_OFFSETS));
+                    plane[i] = toward(plane[i], SOR_BIHARMONIC_OMEGA, u);
                 }
                 for &(x, y) in &set.border {
-                    let at = |dy: isize, dx: isize| {
-                        plane[shift(y, dy, height) * width + shift(x, dx, width)]
-                    };
-                    let n = [
-                        at(-1, 0),
-                        at(1, 0),
-                        at(0, -1),
-                        at(0, 1),
-                        at(-1, -1),
-                        at(-1, 1),
-                        at(1, -1),
-                        at(1, 1),
-                        at(-2, 0),
-                        at(2, 0),
-                        at(0, -2),
-                        at(0, 2),
-                    ];
+                    let u =
+                        biharmonic_target(clamped(plane, width, height, x, y, &BIHARMONIC_OFFSETS));
                     let i = y * width + x;
-                    plane[i] = update(plane[i], n);
+                    plane[i] = toward(plane[i], SOR_BIHARMONIC_OMEGA, u);
                 }
             }
         }
