@@ -97,29 +97,68 @@ def validation_photos(limit=0):
     return val, [crop_to_stride(load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
 
 
+# opencv-doc's sample photographs (installed by install_photos.sh): never trained on, a second held-out set for
+# the inpainter's evaluation (evaluate_inpaint.py --set opencv-doc). Renders, drawings, paintings, charts, stereo
+# and calibration pairs are left out; so is every photo with real blur (figures.py uses those).
+OPENCV_DIR = "/usr/share/doc/opencv-doc/examples/data"
+OPENCV_PHOTOS = [
+    "aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "building.jpg", "butterfly.jpg",
+    "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg", "leuvenA.jpg", "messi5.jpg", "orange.jpg",
+    "smarties.png", "squirrel_cls.jpg", "stuff.jpg",
+]
+
+
+def opencv_photos():
+    """OPENCV_PHOTOS as [3, H, W] float32, shrunk (area filter) to a short side of SHORT_SIDE when larger (several
+    are smaller, and are not enlarged: that would make them smoother than any camera frame), cropped to the stride."""
+    out = []
+    for name in OPENCV_PHOTOS:
+        im = Image.open(os.path.join(OPENCV_DIR, name)).convert("RGB")
+        w, h = im.size
+        s = min(1.0, SHORT_SIDE / min(w, h))
+        im = im.resize((round(w * s), round(h * s)), Image.Resampling.BOX)
+        out.append(crop_to_stride(np.asarray(im)).astype(np.float32).transpose(2, 0, 1) / 255)
+    return OPENCV_PHOTOS, out
+
+
 class Crops:
     """Random crops with flips; the degradation and camera noise are applied per batch in train.py."""
 
-    def __init__(self, photos, crop, seed=0, images=None):
+    def __init__(self, photos, crop, seed=0, images=None, augment=False):
         self.images = images if images is not None else [load_photo(p) for p in photos]
         self.crop = crop
         self.rng = random.Random(seed)
+        self.augment = augment
 
     def reseeded(self, seed):
         """The same photos (shared, not copied: data-loader workers fork) with a generator of their own."""
-        return Crops(None, self.crop, seed, images=self.images)
+        return Crops(None, self.crop, seed, images=self.images, augment=self.augment)
 
     def batch(self, n):
         out = np.empty((n, self.crop, self.crop, 3), np.uint8)
         for i in range(n):
             im = self.rng.choice(self.images)
             h, w = im.shape[:2]
-            y, x = self.rng.randrange(h - self.crop + 1), self.rng.randrange(w - self.crop + 1)
-            c = im[y : y + self.crop, x : x + self.crop]
+            # augment: a window up to 2x the crop, shrunk to it (area filter), so a photo also shows its scenes
+            # at up to half its scale: 29 photos are few, and a restorer trained on them at one scale learns their
+            # textures rather than how textures continue (models/inpaint.md, run 7)
+            side = self.crop
+            if self.augment:
+                side = min(h, w, round(self.crop * self.rng.uniform(1.0, 2.0)))
+            y, x = self.rng.randrange(h - side + 1), self.rng.randrange(w - side + 1)
+            c = im[y : y + side, x : x + side]
+            if side != self.crop:
+                c = np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize((self.crop, self.crop),
+                                                                             Image.Resampling.BOX))
             if self.rng.random() < 0.5:
                 c = c[:, ::-1]
             if self.rng.random() < 0.5:
                 c = c[::-1]
+            if self.augment:
+                # quarter turns (the crop is square) and, half the time, the colour channels in another order
+                c = np.rot90(c, self.rng.randrange(4))
+                if self.rng.random() < 0.5:
+                    c = c[:, :, self.rng.choice([[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])]
             out[i] = c
         return out
 

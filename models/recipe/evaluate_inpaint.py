@@ -1,8 +1,8 @@
 """Quality of the shipped inpainters on the validation photos, against classical inpainting, per mask kind.
 
-    python models/recipe/evaluate_inpaint.py [--photos N] [--masks M] [--out models/work/eval_inpaint]
+    python models/recipe/evaluate_inpaint.py [--set validation|opencv-doc] [--photos N] [--masks M] [--out DIR]
 
-Whole validation photos (short side 480, cropped to the stride), M seeded masks of each kind per photo
+Whole validation photos (or, --set opencv-doc, opencv-doc's sample photos: data.opencv_photos) (short side 480, cropped to the stride), M seeded masks of each kind per photo
 (masks.eval_mask: brush, box = one box of 5-20% of the frame's area, text = camera OSD, lines = scratches and
 dead columns, blob). Baselines: OpenCV Telea and Navier-Stokes (radius 3 and 5, the better one per kind, picked
 on these photos) and scikit-image biharmonic. The models run through onnxruntime with the same sampler as the
@@ -114,13 +114,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=0, help="use only the first N validation photos (0: all)")
     ap.add_argument("--masks", type=int, default=2, help="masks of each kind per photo")
+    ap.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    ap.add_argument("--set", default="validation", choices=["validation", "opencv-doc"],
+                    help="the 7 validation photos (the card's table), or opencv-doc's 17 sample photos (also never "
+                         "trained on: a second opinion on a small validation set)")
+    ap.add_argument("--models", default=os.path.join(ROOT, "models"),
+                    help="folder holding inpaint-f32.onnx and inpaint-int8.onnx (another version's, say)")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_inpaint"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    val, photos = data.validation_photos(args.photos)
+    if args.set == "validation":
+        val, photos = data.validation_photos(args.photos)
+        names = [data.photo_name(p) for p in val]
+    else:
+        names, photos = data.opencv_photos()
+        names, photos = (names[: args.photos], photos[: args.photos]) if args.photos else (names, photos)
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    sess = {p: ort.InferenceSession(os.path.join(ROOT, "models", f"inpaint-{p}.onnx"), so,
+    so.intra_op_num_threads = args.threads
+    sess = {p: ort.InferenceSession(os.path.join(args.models, f"inpaint-{p}.onnx"), so,
                                     providers=["CPUExecutionProvider"]) for p in ("f32", "int8")}
     rows = {}  # (kind, method) -> list of (psnr_hole, ssim)
     timing = {}
@@ -161,7 +172,7 @@ def main():
         for name in ("telea", "ns"):
             best[(kind, name)] = max((3, 5), key=lambda r: mean[(kind, f"{name}:{r}")][0])
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"photos": [data.photo_name(p) for p in val], "masks_per_kind": args.masks,
+        json.dump({"set": args.set, "photos": names, "masks_per_kind": args.masks,
                    "mean": {"@".join(k): v for k, v in mean.items()},
                    "best_radius": {"@".join(k): v for k, v in best.items()},
                    "seconds_per_frame": {k: float(np.mean(v)) for k, v in timing.items()}}, f, indent=1)

@@ -135,6 +135,9 @@ def main():
                          "pixels relaxed to a smooth surface by over-relaxation), smooth (the same by Jacobi sweeps, "
                          "version 3), pyramid (push-pull alone, version 2; all "
                          "degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
+    ap.add_argument("--augment", action="store_true",
+                    help="training crops also at up to half scale, turned by quarter turns and with the colour "
+                         "channels permuted (data.Crops): against learning the few training photos by heart")
     args = ap.parse_args()
     if args.fill not in degrade.RELAX_OF_FILL:
         float(args.fill)  # a grey level, or argparse's caller made a typo
@@ -170,7 +173,7 @@ def main():
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)", flush=True)
 
     train_photos, val_photos = data.split()
-    crops = data.Crops(train_photos, args.crop, seed=step)
+    crops = data.Crops(train_photos, args.crop, seed=step, augment=args.augment)
     val = data.Crops(val_photos, 256 if args.mask_scale == "frame" else 128, seed=123)
     vrng = random.Random(7)
     if inpaint:
@@ -207,6 +210,7 @@ def main():
         "workers": args.workers,
         "minutes": args.minutes,
         "fill": args.fill if inpaint else None,
+        "augment": args.augment,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
