@@ -122,7 +122,8 @@ def opencv_photos():
 
 
 class Crops:
-    """Random crops with flips; the degradation and camera noise are applied per batch in train.py."""
+    """Random crops with flips (augment: also shrunk, turned and colour-permuted); the degradation and camera noise
+    are applied per batch in train.py."""
 
     def __init__(self, photos, crop, seed=0, images=None, augment=False):
         self.images = images if images is not None else [load_photo(p) for p in photos]

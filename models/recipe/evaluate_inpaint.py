@@ -2,12 +2,13 @@
 
     python models/recipe/evaluate_inpaint.py [--set validation|opencv-doc] [--photos N] [--masks M] [--out DIR]
 
-Whole validation photos (or, --set opencv-doc, opencv-doc's sample photos: data.opencv_photos) (short side 480, cropped to the stride), M seeded masks of each kind per photo
-(masks.eval_mask: brush, box = one box of 5-20% of the frame's area, text = camera OSD, lines = scratches and
-dead columns, blob). Baselines: OpenCV Telea and Navier-Stokes (radius 3 and 5, the better one per kind, picked
-on these photos) and scikit-image biharmonic. The models run through onnxruntime with the same sampler as the
-binary (src/inpaint.rs; a test checks the two agree). Metrics on 8-bit outputs: PSNR inside the hole (the only
-pixels that change), SSIM of the whole frame (how well the fill sits in its surroundings).
+Whole validation photos (short side 480, cropped to the stride; --set opencv-doc: opencv-doc's sample photos,
+data.opencv_photos), M seeded masks of each kind per photo (masks.eval_mask: brush, box = one box of 5-20% of
+the frame's area, text = camera OSD, lines = scratches and dead columns, blob). Baselines: OpenCV Telea and
+Navier-Stokes (radius 3 and 5, the better one per kind, picked on these photos) and scikit-image biharmonic. The
+models run through onnxruntime with the same sampler as the binary (src/inpaint.rs; a test checks the two
+agree). Metrics on 8-bit outputs: PSNR inside the hole (the only pixels that change), SSIM of the whole frame
+(how well the fill sits in its surroundings).
 """
 import argparse
 import json
@@ -112,7 +113,7 @@ def table(mean, best):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", type=int, default=0, help="use only the first N validation photos (0: all)")
+    ap.add_argument("--photos", type=int, default=0, help="use only the set's first N photos (0: all)")
     ap.add_argument("--masks", type=int, default=2, help="masks of each kind per photo")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     ap.add_argument("--set", default="validation", choices=["validation", "opencv-doc"],
