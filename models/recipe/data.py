@@ -76,10 +76,13 @@ def split():
     return train, val
 
 
-def load_photo(path, short_side=SHORT_SIDE):
+def load_photo(path, short_side=SHORT_SIDE, enlarge=True):
+    """u8 [H, W, 3] resized to the short side; enlarge=False leaves a smaller photo as it is."""
     im = Image.open(path).convert("RGB")
     w, h = im.size
     s = short_side / min(w, h)
+    if not enlarge:
+        s = min(s, 1.0)
     size = (max(8, round(w * s)), max(8, round(h * s)))
     return np.asarray(im.resize(size, Image.Resampling.BOX if s < 1 else Image.Resampling.BICUBIC))
 
@@ -89,12 +92,17 @@ def crop_to_stride(img, stride=8):
     return img[: h - h % stride, : w - w % stride]
 
 
+def as_frame(img):
+    """u8 [H, W, 3] -> float32 [3, H, W] in [0, 1], cropped to the stride: how the evaluations take a photo."""
+    return crop_to_stride(img).astype(np.float32).transpose(2, 0, 1) / 255
+
+
 def validation_photos(limit=0):
     """The validation photos (the first `limit`, 0: all) as [3, H, W] float32 cropped to the stride, and their paths."""
     _, val = split()
     if limit:
         val = val[:limit]
-    return val, [crop_to_stride(load_photo(p)).astype(np.float32).transpose(2, 0, 1) / 255 for p in val]
+    return val, [as_frame(load_photo(p)) for p in val]
 
 
 # opencv-doc's sample photographs (installed by install_photos.sh): never trained on, a second held-out set for
@@ -109,16 +117,10 @@ OPENCV_PHOTOS = [
 
 
 def opencv_photos():
-    """OPENCV_PHOTOS as [3, H, W] float32, shrunk (area filter) to a short side of SHORT_SIDE when larger (several
-    are smaller, and are not enlarged: that would make them smoother than any camera frame), cropped to the stride."""
-    out = []
-    for name in OPENCV_PHOTOS:
-        im = Image.open(os.path.join(OPENCV_DIR, name)).convert("RGB")
-        w, h = im.size
-        s = min(1.0, SHORT_SIDE / min(w, h))
-        im = im.resize((round(w * s), round(h * s)), Image.Resampling.BOX)
-        out.append(crop_to_stride(np.asarray(im)).astype(np.float32).transpose(2, 0, 1) / 255)
-    return OPENCV_PHOTOS, out
+    """OPENCV_PHOTOS as validation_photos gives its photos, except that the smaller ones are not enlarged (that
+    would make them smoother than any camera frame)."""
+    return OPENCV_PHOTOS, [as_frame(load_photo(os.path.join(OPENCV_DIR, name), enlarge=False))
+                           for name in OPENCV_PHOTOS]
 
 
 class Crops:
