@@ -49,7 +49,8 @@ def photo_list():
     if packed:
         # a folder written by `data.py pack DIR`: the same photos, already resized, named by photo_name (so the
         # split is the same); lets a machine without the Debian packages (a GPU box) train on them
-        photos = sorted(glob.glob(os.path.join(packed, "*.png")), key=photo_name)
+        photos = sorted((p for p in glob.glob(os.path.join(packed, "*.png"))
+                         if not os.path.basename(p).startswith(EXTRA_PREFIX)), key=photo_name)
         if len(photos) < 20:
             raise SystemExit(f"only {len(photos)} photos in COLDFRAME_PHOTOS={packed}")
         return photos
@@ -67,6 +68,44 @@ def photo_name(path):
         return os.path.basename(path)[: -len(".png")]
     parts = path.split("/")
     return parts[4] if parts[3] == "wallpapers" else os.path.basename(path)
+
+
+# Training-only photographs from other packages (train.py --extra-photos): camera photographs that palapeli-data
+# (install_photos.sh), scikit-image, scikit-learn and matplotlib ship. They never join the split above, so the
+# validation photos stay the same seven. Left out: the packages' textures, microscopy, astronomy and grey images,
+# and motorcycle_right (the same scene as motorcycle_left).
+EXTRA_PREFIX = "extra-"
+PALAPELI_PHOTOS = ["castle-maintenon", "cincinnati-bridge", "citrus-fruits", "european-honey-bee",
+                   "panther-chameleon-female"]
+SKIMAGE_PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg"]
+
+
+def extra_photo_files():
+    import matplotlib
+    import skimage
+    import sklearn.datasets
+
+    files = [f"/usr/share/palapeli/collection/{n}.jpg" for n in PALAPELI_PHOTOS]
+    files += [os.path.join(os.path.dirname(skimage.__file__), "data", n) for n in SKIMAGE_PHOTOS]
+    files += [os.path.join(os.path.dirname(sklearn.datasets.__file__), "images", n) for n in ["china.jpg", "flower.jpg"]]
+    files.append(os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg"))
+    return files
+
+
+def extra_photos():
+    """The training-only photos as u8 [H, W, 3]: shrunk to SHORT_SIDE like the others, but the smaller ones (most
+    of the Python packages' photos are 300-512 pixels high) not enlarged, which would make them smoother than any
+    camera frame."""
+    packed = os.environ.get("COLDFRAME_PHOTOS")
+    if packed:
+        files = sorted(glob.glob(os.path.join(packed, EXTRA_PREFIX + "*.png")))
+    else:
+        files = extra_photo_files()
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing or not files:
+        raise SystemExit(f"extra photos missing: {missing or packed}; run models/recipe/install_photos.sh and "
+                         "pip install scikit-image scikit-learn matplotlib")
+    return [load_photo(f, enlarge=False) for f in files]
 
 
 def split():
@@ -182,10 +221,14 @@ def camera_artefacts(batch_f32, rng):
 
 
 def pack(out_dir):
-    """Write every photo, resized as load_photo does, as a lossless PNG named by photo_name (COLDFRAME_PHOTOS)."""
+    """Write every photo, resized as load_photo does, as a lossless PNG named by photo_name (COLDFRAME_PHOTOS), and
+the extra photos as extra-NAME.png."""
     os.makedirs(out_dir, exist_ok=True)
     for p in photo_list():
         Image.fromarray(load_photo(p)).save(os.path.join(out_dir, photo_name(p) + ".png"))
+    for p, img in zip(extra_photo_files(), extra_photos()):
+        name = os.path.splitext(os.path.basename(p))[0]
+        Image.fromarray(img).save(os.path.join(out_dir, EXTRA_PREFIX + name + ".png"))
 
 
 if __name__ == "__main__":

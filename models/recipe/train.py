@@ -100,6 +100,20 @@ class InpaintBatches(torch.utils.data.IterableDataset):
             yield inpaint_arrays(crops, self.n, self.T, rng, mask_scale=self.mask_scale, fill=self.fill)
 
 
+def onnx_weights(path):
+    """An exported model's weights as a checkpoint's "ema" state dict: export.py names every initializer after the
+    parameter it holds (net.<layer>.weight / .bias, under the Exported wrapper)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(path)
+    weights = {i.name[len("net."):]: torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in model.graph.initializer if i.name.startswith("net.")}
+    if not weights:
+        raise SystemExit(f"{path}: no net.* initializers (an int8 model? --init takes the f32 export)")
+    return {"ema": weights, "step": "exported"}
+
+
 def psnr_in(a, b, m):
     mse = (((a.clamp(0, 1) - b) ** 2) * m).sum().item() / max(3 * m.sum().item(), 1.0)
     return 10 * math.log10(1.0 / max(mse, 1e-12))
@@ -121,7 +135,9 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: run to --steps)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--init", default="", help="start from this checkpoint's EMA weights (a fresh run only)")
+    ap.add_argument("--init", default="",
+                    help="start from this checkpoint's EMA weights, or from an exported f32 ONNX model's weights "
+                         "(a fresh machine can go on from the committed model) (a fresh run only)")
     ap.add_argument("--mask-scale", default="crop", choices=["crop", "frame"],
                     help="inpaint: masks drawn for the crop itself, or for a whole frame (short side 240-720) "
                          "and seen through the crop (masks.frame_scale_mask)")
@@ -140,6 +156,9 @@ def main():
     ap.add_argument("--augment", action="store_true",
                     help="training crops also at up to half scale, turned by quarter turns and with the colour "
                          "channels permuted (data.Crops): against learning the few training photos by heart")
+    ap.add_argument("--extra-photos", action="store_true",
+                    help="train also on data.extra_photos (palapeli-data, scikit-image, scikit-learn, matplotlib); "
+                         "the validation photos stay the same")
     args = ap.parse_args()
     if args.fill not in degrade.RELAX_OF_FILL:
         float(args.fill)  # a grey level, or argparse's caller made a typo
@@ -161,7 +180,8 @@ def main():
     ck = os.path.join(args.out, "last.pt")
     rng = random.Random(1)
     if not os.path.exists(ck) and args.init:
-        st = torch.load(args.init, map_location=device, weights_only=False)
+        st = onnx_weights(args.init) if args.init.endswith(".onnx") else \
+            torch.load(args.init, map_location=device, weights_only=False)
         net.load_state_dict(st["ema"])
         ema.load_state_dict(st["ema"])
         print(f"initialised from {args.init} (step {st['step']})", flush=True)
@@ -175,7 +195,10 @@ def main():
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)", flush=True)
 
     train_photos, val_photos = data.split()
-    crops = data.Crops(train_photos, args.crop, seed=step, augment=args.augment)
+    images = [data.load_photo(p) for p in train_photos]
+    if args.extra_photos:
+        images += data.extra_photos()
+    crops = data.Crops(None, args.crop, seed=step, images=images, augment=args.augment)
     val = data.Crops(val_photos, 256 if args.mask_scale == "frame" else 128, seed=123)
     vrng = random.Random(7)
     if inpaint:
@@ -197,7 +220,7 @@ def main():
         vscore = lambda y: psnr(y, vy)  # noqa: E731
         vbase = vscore(vx)
     meta = {
-        "photos_train": len(train_photos),
+        "photos_train": len(images),
         "photos_val": len(val_photos),
         "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=in_ch, T=T), in_ch),
         "params": param_count(net),
@@ -214,6 +237,7 @@ def main():
         "fill": args.fill if inpaint else None,
         "augment": args.augment,
         "l2": args.l2,
+        "extra_photos": args.extra_photos,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
