@@ -71,11 +71,11 @@ fn inpainting_fills_every_mask_kind_on_validation_crops_and_keeps_known_pixels()
                 hole_psnr(&mean_fill(&x0, &mask), &x0, &mask),
             );
             eprintln!("{crop}/{kind}: hole PSNR model {pm:.2} dB, mean fill {pf:.2} dB");
-            // Measured with the shipped model (v4, its default S=1): +0.4 to +20.3 dB per case, +6.6 dB on average
-            // (at S=4: +0.5 to +19.0, +6.5; v3 at S=4: +0.6 to +18.8, +6.5; v2: +0.5 to +17.5, +5.1; the least: a
-            // blob over a flat patch, where the mean colour is already a good guess; v2 at S=1 had one blob case
-            // 1.6 dB under it). A broken mask, channel order, fill or
-            // sampler lands well below the mean fill on most cases and on average.
+            // Measured with the shipped model (v6, its default S=1): +0.4 to +20.9 dB per case, +6.6 dB on average
+            // (v5: +0.2 to +20.8, +6.6; v4: +0.4 to +20.3, +6.6; v4 at S=4: +0.5 to +19.0, +6.5; v3 at S=4: +0.6
+            // to +18.8, +6.5; v2: +0.5 to +17.5, +5.1; the least: a blob over a flat patch, where the mean colour is
+            // already a good guess; v2 at S=1 had one blob case 1.6 dB under it). A broken mask, channel order, fill
+            // or sampler lands well below the mean fill on most cases and on average.
             assert!(
                 pm > pf - 1.0,
                 "{crop}/{kind}: model {pm:.2} dB vs mean fill {pf:.2} dB"
