@@ -1,6 +1,7 @@
 """Training and validation photographs (DESIGN.md §5) and the training pairs built from them.
 
-Photos come from Debian packages (install_photos.sh). The split is by whole photo: sorted by name, every fifth
+Photos come from Debian packages (install_photos.sh); the inpainter's training-only extras (extra_photos) also from
+PyPI packages. The split is by whole photo: sorted by name, every fifth
 photo is validation, so no crop of a validation photo is ever trained on. Every photo is resized (area
 filter) so that its short side is SHORT_SIDE pixels: camera-frame scale, and the downscale removes most JPEG
 artefacts of the originals, so the targets are clean.
