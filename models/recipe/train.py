@@ -136,8 +136,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=0.0, help="stop after this much wall time (0: run to --steps)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", default="",
-                    help="start from this checkpoint's EMA weights, or from an exported f32 ONNX model's weights "
-                         "(a fresh machine can go on from the committed model) (a fresh run only)")
+                    help="a fresh run only: start from this checkpoint's EMA weights, or from an exported f32 ONNX "
+                         "model's weights (so a fresh machine can go on from the committed model)")
     ap.add_argument("--mask-scale", default="crop", choices=["crop", "frame"],
                     help="inpaint: masks drawn for the crop itself, or for a whole frame (short side 240-720) "
                          "and seen through the crop (masks.frame_scale_mask)")
