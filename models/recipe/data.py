@@ -93,15 +93,13 @@ def extra_photo_files():
     return files
 
 
-def extra_photos():
+def extra_photos(files=None):
     """The training-only photos as u8 [H, W, 3]: shrunk to SHORT_SIDE like the others, but the smaller ones (most
     of the Python packages' photos are 300-512 pixels high) not enlarged, which would make them smoother than any
-    camera frame."""
+    camera frame. files: the packed ones under COLDFRAME_PHOTOS, else the installed ones (extra_photo_files)."""
     packed = os.environ.get("COLDFRAME_PHOTOS")
-    if packed:
-        files = sorted(glob.glob(os.path.join(packed, EXTRA_PREFIX + "*.png")))
-    else:
-        files = extra_photo_files()
+    if files is None:
+        files = sorted(glob.glob(os.path.join(packed, EXTRA_PREFIX + "*.png"))) if packed else extra_photo_files()
     missing = [f for f in files if not os.path.exists(f)]
     if missing or not files:
         raise SystemExit(f"extra photos missing: {missing or packed}; run models/recipe/install_photos.sh and "
@@ -223,11 +221,14 @@ def camera_artefacts(batch_f32, rng):
 
 def pack(out_dir):
     """Write every photo, resized as load_photo does, as a lossless PNG named by photo_name (COLDFRAME_PHOTOS), and
-the extra photos as extra-NAME.png."""
+    the extra photos as extra-NAME.png."""
     os.makedirs(out_dir, exist_ok=True)
     for p in photo_list():
         Image.fromarray(load_photo(p)).save(os.path.join(out_dir, photo_name(p) + ".png"))
-    for p, img in zip(extra_photo_files(), extra_photos()):
+    # names and images from one list of the installed files (extra_photos alone would read a packed folder
+    # under COLDFRAME_PHOTOS, in its own order)
+    files = extra_photo_files()
+    for p, img in zip(files, extra_photos(files)):
         name = os.path.splitext(os.path.basename(p))[0]
         Image.fromarray(img).save(os.path.join(out_dir, EXTRA_PREFIX + name + ".png"))
 
