@@ -28,6 +28,9 @@ fn shuffle4(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn main() {
+    // The aarch64 link reads this script (.cargo/config.toml); cargo does not track link arguments' files, so an
+    // edit to it would not relink without this.
+    println!("cargo:rerun-if-changed=.cargo/no-unwind-tables.ld");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
     for name in MODELS {
         let src = format!("models/{name}.onnx");

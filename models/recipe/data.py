@@ -1,4 +1,4 @@
-"""Training and validation photographs (DESIGN.md §5) and the training pairs built from them.
+"""Training and validation photographs (docs/design.md §5) and the training pairs built from them.
 
 Photos come from Debian packages (install_photos.sh); the inpainter's training-only extras (extra_photos) also from
 PyPI packages. The split is by whole photo: sorted by name, every fifth

@@ -1,6 +1,6 @@
 """The forward operators D(x, t), exactly as the Rust binary computes them (src/degrade/blur.rs).
 
-Blur: ONE separable Gaussian of total sigma(t) (DESIGN.md §1: successive Gaussian blurs compose), sigma(t) =
+Blur: ONE separable Gaussian of total sigma(t) (docs/design.md §1: successive Gaussian blurs compose), sigma(t) =
 SIGMA_STEP * t for t = 0..T, kernel radius ceil(3 sigma), weights exp(-k^2 / (2 sigma^2)) normalised to sum 1,
 reflect padding (mirror without repeating the edge pixel, numpy's 'reflect'), per channel, in float32 on [0, 1].
 Horizontal pass first, then vertical. t = 0 is the identity.
@@ -81,7 +81,7 @@ def blur_t(x: torch.Tensor, ts) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Mask degradation (DESIGN.md §3), exactly as src/degrade/mask.rs computes it.
+# Mask degradation (docs/design.md §3), exactly as src/degrade/mask.rs computes it.
 #
 # depth2(p): squared Euclidean distance from a missing pixel p to the nearest known pixel of the frame (exact
 # integers; known pixels have depth 0; pixels outside the frame do not count as known). dmax2 = the largest depth2

@@ -2,7 +2,7 @@
 
     python models/recipe/fill_study.py [--masks M] [--out models/work/fill_study]
 
-The first models' D put mid-grey (0.5) in every missing pixel (DESIGN.md §3), so the restorer's global residual
+The first models' D put mid-grey (0.5) in every missing pixel (docs/design.md §3), so the restorer's global residual
 had to produce "true value - 0.5" there; the card traced the model's error floor next to known pixels to that. The
 alternative is a data-dependent fill computed inside D from the known pixels alone, cheap and exactly
 reproducible in Rust (version 2 took push-pull, version 3 the smooth fill, version 4 sor, all from this study). This script measures, on the evaluation's frames and masks (masks.eval_mask, the same

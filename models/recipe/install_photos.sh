@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the training and validation photographs (DESIGN.md §5) from Debian packages. Nothing is downloaded at
+# Installs the training and validation photographs (docs/design.md §5) from Debian packages. Nothing is downloaded at
 # training time beyond these packages; no photo is committed.
 set -euo pipefail
 apt-get update -qq

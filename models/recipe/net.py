@@ -1,6 +1,6 @@
 """The edge restorer: R(x_t, t) -> x0.
 
-Shape chosen for ~10 k multiply-adds per pixel per step (DESIGN.md §4): a space-to-depth stem takes the frame to
+Shape chosen for ~10 k multiply-adds per pixel per step (docs/design.md §4): a space-to-depth stem takes the frame to
 half resolution, a 3-level U-Net works at 1/2, 1/4 and 1/8, pixel-shuffle upsampling, additive skips (cheaper
 than concatenation), ReLU, no normalisation (a tile equals the whole frame away from its borders), and a global
 residual: x0 = clip(x_t + correction). The step comes in as a scalar input `t` and enters the net as a constant
