@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     for name in models {
         let (bytes, source) = resolve(&name)?;
         let mut r = Restorer::from_bytes(&bytes, &source)?;
-        let x = frames::frame(w, h, r.info.in_channels);
+        let x = frames::frame(w, h, r.info.in_channels());
         r.profile(&x, 12)?;
         let mut runs: Vec<Vec<coldframe::restorer::NodeTime>> = (0..calls)
             .map(|_| r.profile(&x, 12))

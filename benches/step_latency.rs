@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         let (bytes, name) = resolve(m.name)?;
         let mut r = Restorer::from_bytes(&bytes, &name)?;
         for (w, h) in [(256, 256), (640, 480)] {
-            let x = frame(w, h, r.info.in_channels);
+            let x = frame(w, h, r.info.in_channels());
             r.predict(&x, 12)?;
             let times: Vec<f64> = (0..iters)
                 .map(|_| {

@@ -1,9 +1,10 @@
-//! The deblurring job: validate the request against the model, map severity to a step, pad, sample, crop.
+//! The deblurring restorer: checks a request against its model (severity to a start step, step count), then pads,
+//! samples and crops each frame.
 
 use anyhow::{bail, Result};
 
 use crate::degrade::blur::BlurSchedule;
-use crate::model_info::Task;
+use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
 use crate::planar::Planar;
 use crate::restorer::Restorer;
@@ -17,55 +18,73 @@ pub struct Deblurrer {
 /// A request checked against one model: the step to start from and the step count to run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeblurPlan {
+    /// The blur's total Gaussian sigma, as asked.
+    pub severity: f32,
     pub t_star: usize,
     pub steps: usize,
     pub sampler: Sampler,
 }
 
-impl Deblurrer {
-    pub fn new(restorer: Restorer) -> Result<Self> {
-        if restorer.info.task != Task::Deblur {
+/// The model's blur schedule, or why it has none.
+fn blur_schedule(info: &ModelInfo) -> Result<&BlurSchedule> {
+    match &info.task {
+        Task::Deblur(schedule) => Ok(schedule),
+        other => bail!(
+            "model {} is a {other} model, not a deblurring one",
+            info.name
+        ),
+    }
+}
+
+impl DeblurPlan {
+    /// Valid severities are (0, sigma(T)]; steps 1..=T (default: the model's card value).
+    pub fn new(
+        info: &ModelInfo,
+        severity: f32,
+        steps: Option<usize>,
+        sampler: Sampler,
+    ) -> Result<DeblurPlan> {
+        let schedule = blur_schedule(info)?;
+        let max_t = schedule.max_t();
+        let max_sigma = schedule.sigmas[max_t];
+        if !severity.is_finite() || severity <= 0.0 || severity > max_sigma {
             bail!(
-                "model {} is a {} model, not a deblurring one",
-                restorer.info.name,
-                restorer.info.task
+                "--severity {severity} is outside this model's range: a Gaussian sigma in pixels, greater than 0 \
+                 and at most {max_sigma} (model {})",
+                info.name
             );
         }
-        let schedule = BlurSchedule {
-            sigmas: restorer.info.sigmas.clone(),
-        };
+        let steps = steps.unwrap_or(info.default_steps);
+        if steps == 0 || steps > max_t {
+            bail!(
+                "--steps {steps} is outside 1..={max_t} (T of model {})",
+                info.name
+            );
+        }
+        let t_star = schedule.step_for_severity(severity).max(1);
+        Ok(DeblurPlan {
+            severity,
+            t_star,
+            steps: steps.min(t_star),
+            sampler,
+        })
+    }
+}
+
+impl Deblurrer {
+    pub fn new(restorer: Restorer) -> Result<Self> {
+        let schedule = blur_schedule(&restorer.info)?.clone();
         Ok(Deblurrer { restorer, schedule })
     }
 
-    /// Valid severities are (0, sigma(T)]; steps 1..=T (default: the model's card value).
+    /// `DeblurPlan::new` for this deblurrer's model.
     pub fn plan(
         &self,
         severity: f32,
         steps: Option<usize>,
         sampler: Sampler,
     ) -> Result<DeblurPlan> {
-        let max_t = self.schedule.max_t();
-        let max_sigma = self.schedule.sigmas[max_t];
-        if !severity.is_finite() || severity <= 0.0 || severity > max_sigma {
-            bail!(
-                "--severity {severity} is outside this model's range: a Gaussian sigma in pixels, greater than 0 \
-                 and at most {max_sigma} (model {})",
-                self.restorer.info.name
-            );
-        }
-        let steps = steps.unwrap_or(self.restorer.info.default_steps);
-        if steps == 0 || steps > max_t {
-            bail!(
-                "--steps {steps} is outside 1..={max_t} (T of model {})",
-                self.restorer.info.name
-            );
-        }
-        let t_star = self.schedule.step_for_severity(severity).max(1);
-        Ok(DeblurPlan {
-            t_star,
-            steps: steps.min(t_star),
-            sampler,
-        })
+        DeblurPlan::new(&self.restorer.info, severity, steps, sampler)
     }
 
     pub fn restore(&mut self, img: &Planar, plan: &DeblurPlan) -> Result<Planar> {

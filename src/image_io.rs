@@ -11,12 +11,9 @@ use crate::planar::Planar;
 /// Largest side accepted from a still image: bigger claims in a header are refused before decoding allocates.
 pub const MAX_SIDE: u32 = 16384;
 
-/// argh takes any argument that starts with `-` for a flag, so `main` hands a bare `-` over under this name.
-pub const STDIO_ARG: &str = "<stdio>";
-
-/// `-` (or its stand-in from `main`) means stdin for an input and stdout for an output.
+/// `-` means stdin for an input and stdout for an output.
 pub fn is_stdio(p: &Path) -> bool {
-    p.as_os_str() == "-" || p.as_os_str() == STDIO_ARG
+    p.as_os_str() == "-"
 }
 
 pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
@@ -27,7 +24,7 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
     let (w, h) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
         .into_dimensions()
         .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
-    crate::frame::check_pixels(w as usize, h as usize, name)?;
+    crate::planar::check_pixels(w as usize, h as usize, name)?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -1,12 +1,12 @@
-//! The inpainting job: check the mask against the frame, pad both, run the sampler from t = T over the mask
-//! degradation, crop, and copy every known pixel back from the input so that only the hole changes.
+//! The inpainting restorer: checks the mask against the frame, pads both, runs the sampler from t = T over the
+//! mask degradation, crops, and copies every known pixel back from the input so that only the hole changes.
 
 use anyhow::{bail, Result};
 
-use crate::degrade::mask::MaskSchedule;
+use crate::degrade::mask::{Fill, MaskSchedule};
 use crate::degrade::Degradation;
 use crate::frame_mask::FrameMask;
-use crate::model_info::Task;
+use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
 use crate::planar::Planar;
 use crate::restorer::Restorer;
@@ -16,60 +16,77 @@ pub struct Inpainter {
     pub restorer: Restorer,
 }
 
-/// A request checked against one model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A request checked against one model: the step count, and the mask with its degradation schedule on the padded
+/// frame, which every frame of that size and mask shares.
+#[derive(Clone, Debug)]
 pub struct InpaintPlan {
     pub steps: usize,
+    pub mask: FrameMask,
+    schedule: MaskSchedule,
+}
+
+/// What a still-missing pixel holds for this model, or why it is not an inpainting model.
+fn inpaint_fill(info: &ModelInfo) -> Result<Fill> {
+    match info.task {
+        Task::Inpaint { fill } => Ok(fill),
+        ref other => bail!(
+            "model {} is a {other} model, not an inpainting one",
+            info.name
+        ),
+    }
+}
+
+impl InpaintPlan {
+    /// Steps 1..=T (default: the model's card value), checked before any mask is known.
+    pub fn steps(info: &ModelInfo, steps: Option<usize>) -> Result<usize> {
+        inpaint_fill(info)?;
+        let t_max = info.max_t();
+        let steps = steps.unwrap_or(info.default_steps);
+        if steps == 0 || steps > t_max {
+            bail!(
+                "--steps {steps} is outside 1..={t_max} (T of model {})",
+                info.name
+            );
+        }
+        Ok(steps)
+    }
+
+    /// The plan for `mask`: its degradation schedule on the padded frame the model sees.
+    pub fn new(info: &ModelInfo, steps: Option<usize>, mask: FrameMask) -> Result<InpaintPlan> {
+        let fill = inpaint_fill(info)?;
+        let steps = Self::steps(info, steps)?;
+        let plane = mask_plane(&mask);
+        let padded = reflect_pad_to_stride(&plane, info.stride);
+        let missing: Vec<bool> = padded.data.iter().map(|&v| v > 0.5).collect();
+        let schedule =
+            MaskSchedule::new(&missing, padded.width, padded.height, info.max_t(), fill)?;
+        Ok(InpaintPlan {
+            steps,
+            mask,
+            schedule,
+        })
+    }
+
+    /// Whether the plan fills nothing (the mask is empty): a frame is copied unchanged.
+    pub fn is_empty(&self) -> bool {
+        self.schedule.is_empty()
+    }
 }
 
 impl Inpainter {
     pub fn new(restorer: Restorer) -> Result<Self> {
-        if restorer.info.task != Task::Inpaint {
-            bail!(
-                "model {} is a {} model, not an inpainting one",
-                restorer.info.name,
-                restorer.info.task
-            );
-        }
+        inpaint_fill(&restorer.info)?;
         Ok(Inpainter { restorer })
     }
 
-    /// Steps 1..=T (default: the model's card value).
-    pub fn plan(&self, steps: Option<usize>) -> Result<InpaintPlan> {
-        let t_max = self.restorer.info.max_t();
-        let steps = steps.unwrap_or(self.restorer.info.default_steps);
-        if steps == 0 || steps > t_max {
-            bail!(
-                "--steps {steps} is outside 1..={t_max} (T of model {})",
-                self.restorer.info.name
-            );
-        }
-        Ok(InpaintPlan { steps })
+    /// `InpaintPlan::new` for this inpainter's model.
+    pub fn plan(&self, steps: Option<usize>, mask: FrameMask) -> Result<InpaintPlan> {
+        InpaintPlan::new(&self.restorer.info, steps, mask)
     }
 
-    /// The mask degradation of `mask` on the padded frame the model sees.
-    pub fn schedule_for(&self, mask: &FrameMask) -> Result<MaskSchedule> {
-        let plane = mask_plane(mask);
-        let padded = reflect_pad_to_stride(&plane, self.restorer.info.stride);
-        let missing: Vec<bool> = padded.data.iter().map(|&v| v > 0.5).collect();
-        MaskSchedule::new(
-            &missing,
-            padded.width,
-            padded.height,
-            self.restorer.info.max_t(),
-            self.restorer.info.fill,
-        )
-    }
-
-    /// Fills the masked pixels of `img`. An empty mask returns the input unchanged. `schedule` is
-    /// `schedule_for(mask)`, which a stream computes once for all its frames.
-    pub fn restore(
-        &mut self,
-        img: &Planar,
-        mask: &FrameMask,
-        schedule: &MaskSchedule,
-        plan: &InpaintPlan,
-    ) -> Result<Planar> {
+    /// Fills the masked pixels of `img`. An empty mask returns the input unchanged.
+    pub fn restore(&mut self, img: &Planar, plan: &InpaintPlan) -> Result<Planar> {
+        let (mask, schedule) = (&plan.mask, &plan.schedule);
         mask.check_fits(img.width, img.height, "the mask")?;
         if schedule.is_empty() {
             return Ok(img.clone());
@@ -91,6 +108,41 @@ impl Inpainter {
         x0.truncate_channels(3);
         let mut out = x0.crop(img.width, img.height);
         keep_known(&mut out, img, mask);
+        Ok(out)
+    }
+}
+
+/// The mask degradation of one model at one step, at the frame's own size: what `coldframe degrade mask` writes.
+pub struct MaskDegradation {
+    t_max: usize,
+    step: usize,
+    fill: Fill,
+}
+
+impl MaskDegradation {
+    /// Steps 0..=T of the model.
+    pub fn new(info: &ModelInfo, step: usize) -> Result<Self> {
+        let fill = inpaint_fill(info)?;
+        if step > info.max_t() {
+            bail!(
+                "--step {step} is outside 0..={} (T of model {})",
+                info.max_t(),
+                info.name
+            );
+        }
+        Ok(MaskDegradation {
+            t_max: info.max_t(),
+            step,
+            fill,
+        })
+    }
+
+    /// D(img, step) for `mask`: RGB, with the still-missing pixels holding the model's fill.
+    pub fn apply(&self, img: &Planar, mask: &FrameMask) -> Result<Planar> {
+        mask.check_fits(img.width, img.height, "the mask")?;
+        let d = MaskSchedule::new(&mask.missing, img.width, img.height, self.t_max, self.fill)?;
+        let mut out = d.apply(img, self.step);
+        out.truncate_channels(3);
         Ok(out)
     }
 }

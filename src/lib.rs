@@ -8,6 +8,7 @@ pub mod frame;
 pub mod frame_mask;
 pub mod image_io;
 pub mod inpaint;
+pub mod job;
 pub mod model_info;
 pub mod models;
 pub mod overlay;

@@ -6,25 +6,131 @@ use std::process::ExitCode;
 use anyhow::Result;
 use argh::FromArgs;
 
-use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::blur;
-use coldframe::degrade::mask::MaskSchedule;
-use coldframe::degrade::Degradation;
-use coldframe::frame::parse_size;
+use coldframe::frame::{parse_size, StreamFormat};
 use coldframe::frame_mask::{MaskSource, Rect};
-use coldframe::image_io::STDIO_ARG;
-use coldframe::inpaint::Inpainter;
-use coldframe::models::{describe_embedded, resolve, DEFAULT_DEBLUR, DEFAULT_INPAINT};
+use coldframe::inpaint::MaskDegradation;
+use coldframe::job::{Job, Request};
+use coldframe::models::{
+    describe_embedded, embedded_versions, resolve, DEFAULT_DEBLUR, DEFAULT_INPAINT,
+};
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::{map_paths, one_line};
 use coldframe::sampler::Sampler;
-use coldframe::stream_job::{StreamJob, StreamTaskKind};
+use coldframe::stream_job::StreamJob;
+
+/// Declares an argh argument struct from named groups of flags, so that every command taking a group shares its
+/// declarations and help texts: `flags! { /// what it does ... struct Name [group, group] { its own flags } }`;
+/// its own flags come first, the groups' after them in the order named.
+macro_rules! flags {
+    ($(#[$meta:meta])* struct $name:ident [$($group:ident),*] $({ $($own:tt)* })?) => {
+        flags!(@group [$(#[$meta])*] $name [$($($own)*)?] [$($group),*]);
+    };
+    (@group [$(#[$meta:meta])*] $name:ident [$($fields:tt)*] []) => {
+        #[derive(FromArgs)]
+        $(#[$meta])*
+        struct $name {
+            $($fields)*
+        }
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [deblur $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// total Gaussian sigma of the blur in the input, in pixels (default 2; the model card gives the range)
+            #[argh(option, default = "2.0")]
+            severity: f32,
+            /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is one direct prediction,
+            /// the fastest)
+            #[argh(option)]
+            steps: Option<usize>,
+            /// improved (the paper's Algorithm 2, default) or naive
+            #[argh(option, default = "Sampler::Improved", from_str_fn(parse_sampler))]
+            sampler: Sampler,
+            /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
+            #[argh(option, default = "DEFAULT_DEBLUR.to_string()")]
+            model: String,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [inpaint $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// sampler steps, 1..=T (default: the model's, 1 for the embedded ones; each step fills one ring of
+            /// the hole: large boxes gain a little from more, thin masks lose)
+            #[argh(option)]
+            steps: Option<usize>,
+            /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
+            #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
+            model: String,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [mask $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// mask image of the frame's size: nonzero pixels are filled
+            #[argh(option)]
+            mask: Option<PathBuf>,
+            /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
+            #[argh(option, from_str_fn(parse_rect))]
+            rect: Vec<Rect>,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [mask_dir $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// folder of masks named as the input files (for a folder of inputs)
+            #[argh(option)]
+            mask_dir: Option<PathBuf>,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [stream_io $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// input format: y4m, rgb24, i420, mjpeg, ppm or png
+            #[argh(option)]
+            format: String,
+            /// output format (default: the input's)
+            #[argh(option)]
+            out_format: Option<String>,
+            /// frame size WIDTHxHEIGHT, for raw formats
+            #[argh(option)]
+            size: Option<String>,
+            /// bytes per input row (I420: of the luma plane) when rows are padded, for raw formats
+            #[argh(option)]
+            stride: Option<usize>,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [stream_run $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// frames restored at once, each on its own thread and model instance (default: the number of cores)
+            #[argh(option)]
+            workers: Option<usize>,
+            /// print a progress line on stderr every second
+            #[argh(switch)]
+            progress: bool,
+            /// draw model, steps, per-frame milliseconds and fps on each output frame, and the mask's outline if
+            /// there is one
+            #[argh(switch)]
+            overlay: bool,
+            /// show the input's left half beside the output's right half
+            #[argh(switch)]
+            compare: bool,
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [files $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// input image, `-` or folder
+            #[argh(positional)]
+            input: PathBuf,
+            /// output image, `-` or folder
+            #[argh(positional)]
+            output: PathBuf,
+        ] [$($rest),*]);
+    };
+}
 
 #[derive(FromArgs)]
 /// Restores camera frames with cold-diffusion models, on the CPU.
 struct Cli {
+    /// print the version of coldframe and of its embedded models
+    #[argh(switch)]
+    version: bool,
     #[argh(subcommand)]
-    cmd: Command,
+    cmd: Option<Command>,
 }
 
 #[derive(FromArgs)]
@@ -37,57 +143,17 @@ enum Command {
     Models(ModelsArgs),
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "deblur")]
-/// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
-struct DeblurArgs {
-    /// total Gaussian sigma of the blur in the input, in pixels (default 2; the model card gives the range)
-    #[argh(option, default = "2.0")]
-    severity: f32,
-    /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is one direct prediction, the fastest)
-    #[argh(option)]
-    steps: Option<usize>,
-    /// improved (the paper's Algorithm 2, default) or naive
-    #[argh(option, default = "Sampler::Improved", from_str_fn(parse_sampler))]
-    sampler: Sampler,
-    /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
-    #[argh(option, default = "DEFAULT_DEBLUR.to_string()")]
-    model: String,
-    /// input image, `-` or folder
-    #[argh(positional)]
-    input: PathBuf,
-    /// output image, `-` or folder
-    #[argh(positional)]
-    output: PathBuf,
+flags! {
+    #[argh(subcommand, name = "deblur")]
+    /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+    struct DeblurArgs [deblur, files]
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "inpaint")]
-/// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other pixel
-/// is copied unchanged. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
-struct InpaintArgs {
-    /// mask image of the input's size: nonzero pixels are filled
-    #[argh(option)]
-    mask: Option<PathBuf>,
-    /// folder of masks named as the input files (for a folder of inputs)
-    #[argh(option)]
-    mask_dir: Option<PathBuf>,
-    /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
-    #[argh(option, from_str_fn(parse_rect))]
-    rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's, 1 for the embedded ones; each step fills one ring of the
-    /// hole: large boxes gain a little from more, thin masks lose)
-    #[argh(option)]
-    steps: Option<usize>,
-    /// an embedded model name (see `coldframe models`) or a path to a coldframe ONNX file
-    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
-    model: String,
-    /// input image, `-` or folder
-    #[argh(positional)]
-    input: PathBuf,
-    /// output image, `-` or folder
-    #[argh(positional)]
-    output: PathBuf,
+flags! {
+    #[argh(subcommand, name = "inpaint")]
+    /// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other
+    /// pixel is copied unchanged. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+    struct InpaintArgs [mask, mask_dir, inpaint, files]
 }
 
 #[derive(FromArgs)]
@@ -105,88 +171,16 @@ enum StreamTask {
     Inpaint(StreamInpaintArgs),
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "deblur")]
-/// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
-struct StreamDeblurArgs {
-    /// input format: y4m, rgb24, i420, mjpeg, ppm or png
-    #[argh(option)]
-    format: String,
-    /// output format (default: the input's)
-    #[argh(option)]
-    out_format: Option<String>,
-    /// frame size WIDTHxHEIGHT, for raw formats
-    #[argh(option)]
-    size: Option<String>,
-    /// bytes per input row (I420: of the luma plane) when rows are padded, for raw formats
-    #[argh(option)]
-    stride: Option<usize>,
-    /// total Gaussian sigma of the blur, in pixels (default 2)
-    #[argh(option, default = "2.0")]
-    severity: f32,
-    /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is the fastest)
-    #[argh(option)]
-    steps: Option<usize>,
-    /// improved (default) or naive
-    #[argh(option, default = "Sampler::Improved", from_str_fn(parse_sampler))]
-    sampler: Sampler,
-    /// an embedded model name or a path to a coldframe ONNX file
-    #[argh(option, default = "DEFAULT_DEBLUR.to_string()")]
-    model: String,
-    /// frames restored at once, each on its own thread and model instance (default: the number of cores)
-    #[argh(option)]
-    workers: Option<usize>,
-    /// print a progress line on stderr every second
-    #[argh(switch)]
-    progress: bool,
-    /// draw model, steps, per-frame milliseconds and fps on each output frame
-    #[argh(switch)]
-    overlay: bool,
-    /// show the input's left half beside the output's right half
-    #[argh(switch)]
-    compare: bool,
+flags! {
+    #[argh(subcommand, name = "deblur")]
+    /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
+    struct StreamDeblurArgs [stream_io, deblur, stream_run]
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "inpaint")]
-/// Inpaint a stream with one mask for every frame (a camera's OSD, a dead column, a dirty spot on the lens).
-struct StreamInpaintArgs {
-    /// input format: y4m, rgb24, i420, mjpeg, ppm or png
-    #[argh(option)]
-    format: String,
-    /// output format (default: the input's)
-    #[argh(option)]
-    out_format: Option<String>,
-    /// frame size WIDTHxHEIGHT, for raw formats
-    #[argh(option)]
-    size: Option<String>,
-    /// bytes per input row (I420: of the luma plane) when rows are padded, for raw formats
-    #[argh(option)]
-    stride: Option<usize>,
-    /// mask image of the frame size: nonzero pixels are filled
-    #[argh(option)]
-    mask: Option<PathBuf>,
-    /// a box to fill, X,Y,W,H in pixels (repeatable; adds to --mask)
-    #[argh(option, from_str_fn(parse_rect))]
-    rect: Vec<Rect>,
-    /// sampler steps, 1..=T (default: the model's, 1 for the embedded ones, the fastest)
-    #[argh(option)]
-    steps: Option<usize>,
-    /// an embedded model name or a path to a coldframe ONNX file
-    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
-    model: String,
-    /// frames restored at once, each on its own thread and model instance (default: the number of cores)
-    #[argh(option)]
-    workers: Option<usize>,
-    /// print a progress line on stderr every second
-    #[argh(switch)]
-    progress: bool,
-    /// draw model, steps, per-frame milliseconds and fps on each output frame, and outline the mask
-    #[argh(switch)]
-    overlay: bool,
-    /// show the input's left half beside the output's right half
-    #[argh(switch)]
-    compare: bool,
+flags! {
+    #[argh(subcommand, name = "inpaint")]
+    /// Inpaint a stream with one mask for every frame (a camera's OSD, a dead column, a dirty spot on the lens).
+    struct StreamInpaintArgs [stream_io, mask, inpaint, stream_run]
 }
 
 #[derive(FromArgs)]
@@ -204,45 +198,29 @@ enum DegradeKind {
     Mask(DegradeMaskArgs),
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "mask")]
-/// The inpainting degradation at step T: the part of the mask deeper than (1 - T/T_max) of its deepest point
-/// is set to the model's fill (the whole mask at T_max, nothing at 0): for the embedded models a smooth blend
-/// of the pixels known at that step.
-struct DegradeMaskArgs {
-    /// mask image of the input's size: nonzero pixels are missing
-    #[argh(option)]
-    mask: Option<PathBuf>,
-    /// a missing box, X,Y,W,H in pixels (repeatable)
-    #[argh(option, from_str_fn(parse_rect))]
-    rect: Vec<Rect>,
-    /// the step, 0..=T of the model (T = 20 for the embedded ones)
-    #[argh(option)]
-    step: usize,
-    /// the inpainting model whose schedule and fill to use (default: the embedded one)
-    #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
-    model: String,
-    /// input image, `-` or folder
-    #[argh(positional)]
-    input: PathBuf,
-    /// output image, `-` or folder
-    #[argh(positional)]
-    output: PathBuf,
+flags! {
+    #[argh(subcommand, name = "mask")]
+    /// The inpainting degradation at step T: the part of the mask deeper than (1 - T/T_max) of its deepest point
+    /// is set to the model's fill (the whole mask at T_max, nothing at 0): for the embedded models a smooth blend
+    /// of the pixels known at that step.
+    struct DegradeMaskArgs [mask, files] {
+        /// the step, 0..=T of the model (T = 20 for the embedded ones)
+        #[argh(option)]
+        step: usize,
+        /// the inpainting model whose schedule and fill to use (default: the embedded one)
+        #[argh(option, default = "DEFAULT_INPAINT.to_string()")]
+        model: String,
+    }
 }
 
-#[derive(FromArgs)]
-#[argh(subcommand, name = "blur")]
-/// Gaussian blur of a total sigma, reflect padding.
-struct DegradeBlurArgs {
-    /// the Gaussian sigma in pixels, > 0 and at most 64
-    #[argh(option)]
-    severity: f32,
-    /// input image, `-` or folder
-    #[argh(positional)]
-    input: PathBuf,
-    /// output image, `-` or folder
-    #[argh(positional)]
-    output: PathBuf,
+flags! {
+    #[argh(subcommand, name = "blur")]
+    /// Gaussian blur of a total sigma, reflect padding.
+    struct DegradeBlurArgs [files] {
+        /// the Gaussian sigma in pixels, > 0 and at most 64
+        #[argh(option)]
+        severity: f32,
+    }
 }
 
 #[derive(FromArgs)]
@@ -263,28 +241,47 @@ fn load(model: &str) -> Result<Restorer> {
     Restorer::from_bytes(&bytes, &name)
 }
 
+/// argh takes `-` for a flag, so `main` hands it a stand-in for the positional `-` (stdin or stdout), and this
+/// turns it back.
+const STDIO_STAND_IN: &str = "<stdio>";
+
+fn io_path(p: PathBuf) -> PathBuf {
+    if p.as_os_str() == STDIO_STAND_IN {
+        PathBuf::from("-")
+    } else {
+        p
+    }
+}
+
+/// Restores `input` into `output` (files, folders or `-`) with one worker of `job`.
+fn restore_paths(mut job: Job, input: PathBuf, output: PathBuf) -> Result<()> {
+    let mut worker = job.worker()?;
+    map_paths(&io_path(input), &io_path(output), |path, img| {
+        worker.restore(path, img)
+    })
+}
+
 fn run(cli: Cli) -> Result<()> {
-    match cli.cmd {
+    let Some(cmd) = cli.cmd else {
+        if cli.version {
+            println!("coldframe {}", env!("CARGO_PKG_VERSION"));
+            print!("{}", embedded_versions()?);
+            return Ok(());
+        }
+        anyhow::bail!("no command given (see coldframe --help)");
+    };
+    match cmd {
         Command::Deblur(a) => {
-            let mut d = Deblurrer::new(load(&a.model)?)?;
-            let plan = d.plan(a.severity, a.steps, a.sampler)?;
-            map_paths(&a.input, &a.output, |_, img| d.restore(img, &plan))
+            let request = Request::Deblur {
+                severity: a.severity,
+                sampler: a.sampler,
+            };
+            restore_paths(Job::new(&a.model, a.steps, request)?, a.input, a.output)
         }
         Command::Inpaint(a) => {
-            let mut inp = Inpainter::new(load(&a.model)?)?;
-            let plan = inp.plan(a.steps)?;
             let masks = MaskSource::new(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
-            map_paths(&a.input, &a.output, |path, img| {
-                let mask = masks.for_frame(path, img.width, img.height)?;
-                if mask.count() == 0 {
-                    eprintln!(
-                        "coldframe: {}: the mask is empty, the image is copied unchanged",
-                        path.display()
-                    );
-                }
-                let schedule = inp.schedule_for(&mask)?;
-                inp.restore(img, &mask, &schedule, &plan)
-            })
+            let job = Job::new(&a.model, a.steps, Request::Inpaint { masks })?;
+            restore_paths(job, a.input, a.output)
         }
         Command::Stream(StreamArgs { task }) => stream(task),
         Command::Degrade(DegradeArgs {
@@ -293,33 +290,17 @@ fn run(cli: Cli) -> Result<()> {
             if !(a.severity > 0.0 && a.severity <= 64.0) {
                 anyhow::bail!("--severity {} is outside (0, 64] pixels", a.severity);
             }
-            map_paths(&a.input, &a.output, |_, img| Ok(blur(img, a.severity)))
+            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
+                Ok(blur(img, a.severity))
+            })
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Mask(a),
         }) => {
-            let info = load(&a.model)?.info;
-            if a.step > info.max_t() {
-                anyhow::bail!(
-                    "--step {} is outside 0..={} (T of model {})",
-                    a.step,
-                    info.max_t(),
-                    info.name
-                );
-            }
+            let degrade = MaskDegradation::new(&load(&a.model)?.info, a.step)?;
             let masks = MaskSource::new(a.mask.as_deref(), None, a.rect)?;
-            map_paths(&a.input, &a.output, |path, img| {
-                let mask = masks.for_frame(path, img.width, img.height)?;
-                let d = MaskSchedule::new(
-                    &mask.missing,
-                    img.width,
-                    img.height,
-                    info.max_t(),
-                    info.fill,
-                )?;
-                let mut out = d.apply(img, a.step);
-                out.truncate_channels(3);
-                Ok(out)
+            map_paths(&io_path(a.input), &io_path(a.output), |path, img| {
+                degrade.apply(img, &masks.for_frame(path, img.width, img.height)?)
             })
         }
         Command::Models(_) => {
@@ -329,52 +310,49 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn parse_format(f: &str, flag: &str) -> Result<coldframe::frame::StreamFormat> {
+fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
     f.parse()
         .map_err(|e: anyhow::Error| e.context(flag.to_string()))
 }
 
+/// The stream options that every stream task shares, as `StreamJob` takes them.
+macro_rules! stream_job {
+    ($a:ident, $request:expr) => {
+        StreamJob {
+            format: parse_format(&$a.format, "--format")?,
+            out_format: $a
+                .out_format
+                .as_deref()
+                .map(|f| parse_format(f, "--out-format"))
+                .transpose()?,
+            size: $a.size.as_deref().map(parse_size).transpose()?,
+            stride: $a.stride,
+            request: $request,
+            model: $a.model,
+            steps: $a.steps,
+            workers: $a.workers,
+            progress: $a.progress,
+            overlay: $a.overlay,
+            compare: $a.compare,
+        }
+    };
+}
+
 fn stream(task: StreamTask) -> Result<()> {
     let job = match task {
-        StreamTask::Deblur(a) => StreamJob {
-            format: parse_format(&a.format, "--format")?,
-            out_format: a
-                .out_format
-                .as_deref()
-                .map(|f| parse_format(f, "--out-format"))
-                .transpose()?,
-            size: a.size.as_deref().map(parse_size).transpose()?,
-            stride: a.stride,
-            model: a.model,
-            steps: a.steps,
-            task: StreamTaskKind::Deblur {
+        StreamTask::Deblur(a) => stream_job!(
+            a,
+            Request::Deblur {
                 severity: a.severity,
                 sampler: a.sampler,
-            },
-            workers: a.workers,
-            progress: a.progress,
-            overlay: a.overlay,
-            compare: a.compare,
-        },
-        StreamTask::Inpaint(a) => StreamJob {
-            format: parse_format(&a.format, "--format")?,
-            out_format: a
-                .out_format
-                .as_deref()
-                .map(|f| parse_format(f, "--out-format"))
-                .transpose()?,
-            size: a.size.as_deref().map(parse_size).transpose()?,
-            stride: a.stride,
-            model: a.model,
-            steps: a.steps,
-            task: StreamTaskKind::Inpaint {
+            }
+        ),
+        StreamTask::Inpaint(a) => stream_job!(
+            a,
+            Request::Inpaint {
                 masks: MaskSource::new(a.mask.as_deref(), None, a.rect)?,
-            },
-            workers: a.workers,
-            progress: a.progress,
-            overlay: a.overlay,
-            compare: a.compare,
-        },
+            }
+        ),
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
     let stdout = Box::new(std::io::BufWriter::with_capacity(
@@ -398,7 +376,7 @@ fn main() -> ExitCode {
     };
     let rest: Vec<&str> = args
         .iter()
-        .map(|a| if a == "-" { STDIO_ARG } else { a.as_str() })
+        .map(|a| if a == "-" { STDIO_STAND_IN } else { a.as_str() })
         .collect();
     let cli = match Cli::from_args(&["coldframe"], &rest) {
         Ok(cli) => cli,

@@ -1,25 +1,44 @@
-//! What a coldframe ONNX file says about itself in its `metadata_props` (DESIGN.md §4), checked once at load.
+//! What a coldframe ONNX file says about itself in its `metadata_props` (docs/design.md §4), checked once at load.
 
 use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
 
+use crate::degrade::blur::BlurSchedule;
 use crate::degrade::mask::Fill;
 
 pub const FORMAT_VERSION: &str = "1";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a model restores, with the data of its degradation that only this task has. A new degradation family is
+/// a variant here, its module in `degrade/`, its restorer, and an arm in `job::Job::worker`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Task {
-    Deblur,
-    Inpaint,
+    /// Gaussian blur of total sigma(t) (docs/design.md §2).
+    Deblur(BlurSchedule),
+    /// The mask degradation (docs/design.md §3); `fill` is what a still-missing pixel holds.
+    Inpaint { fill: Fill },
+}
+
+impl Task {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Deblur(_) => "deblur",
+            Task::Inpaint { .. } => "inpaint",
+        }
+    }
+
+    /// The image channels the network takes: RGB, and for inpainting the still-missing mask.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            Task::Deblur(_) => 3,
+            Task::Inpaint { .. } => 4,
+        }
+    }
 }
 
 impl std::fmt::Display for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Task::Deblur => "deblur",
-            Task::Inpaint => "inpaint",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -28,16 +47,13 @@ pub struct ModelInfo {
     pub name: String,
     pub task: Task,
     pub t_max: usize,
-    /// sigma(t) for t = 0..=T (deblur; empty for inpaint).
-    pub sigmas: Vec<f32>,
-    /// What a still-missing pixel holds (inpaint; DESIGN.md §3 and the model card; deblur: unused).
-    pub fill: Fill,
     pub stride: usize,
     pub precision: String,
     pub default_steps: usize,
-    pub in_channels: usize,
     /// Convolution multiply-adds per frame pixel for one step, as the recipe counted them.
     pub macs_per_pixel: f64,
+    /// Which trained weights these are (`model_version`; optional for files made elsewhere).
+    pub version: Option<String>,
 }
 
 impl ModelInfo {
@@ -45,23 +61,24 @@ impl ModelInfo {
         self.t_max
     }
 
+    pub fn in_channels(&self) -> usize {
+        self.task.in_channels()
+    }
+
     pub fn from_props(props: &HashMap<String, String>, source: &str) -> Result<Self> {
         let get = |k: &str| -> Result<&String> {
             props.get(k).with_context(|| {
-                format!("{source}: not a coldframe model (metadata key {k:?} missing; see DESIGN.md §4)")
+                format!("{source}: not a coldframe model (metadata key {k:?} missing; see docs/design.md §4)")
             })
         };
         let version = get("coldframe.format")?;
         if version != FORMAT_VERSION {
             bail!("{source}: coldframe.format {version:?} is not supported (this binary reads {FORMAT_VERSION:?})");
         }
-        let task = match get("task")?.as_str() {
-            "deblur" => Task::Deblur,
-            "inpaint" => Task::Inpaint,
-            other => {
-                bail!("{source}: task {other:?} is not one this binary runs (deblur, inpaint)")
-            }
-        };
+        let kind = get("task")?;
+        if kind != "deblur" && kind != "inpaint" {
+            bail!("{source}: task {kind:?} is not one this binary runs (deblur, inpaint)");
+        }
         let num = |k: &str| -> Result<usize> {
             let v = get(k)?;
             v.parse()
@@ -71,22 +88,19 @@ impl ModelInfo {
         if t_max == 0 || t_max > 1000 {
             bail!("{source}: T = {t_max} is out of range 1..=1000");
         }
-        let (sigmas, fill, in_channels) = match task {
-            Task::Deblur => (
-                sigma_schedule(get("sigma_schedule")?, t_max, source)?,
-                Fill::Grey(0.0),
-                3,
-            ),
-            Task::Inpaint => {
-                let rule = get("mask_schedule")?;
-                if rule != MASK_SCHEDULE {
-                    bail!("{source}: mask_schedule {rule:?} is not one this binary computes ({MASK_SCHEDULE:?})");
-                }
-                let fill: Fill = get("fill")?
-                    .parse()
-                    .with_context(|| format!("{source}: metadata fill"))?;
-                (Vec::new(), fill, 4)
+        let task = if kind == "deblur" {
+            Task::Deblur(BlurSchedule {
+                sigmas: sigma_schedule(get("sigma_schedule")?, t_max, source)?,
+            })
+        } else {
+            let rule = get("mask_schedule")?;
+            if rule != MASK_SCHEDULE {
+                bail!("{source}: mask_schedule {rule:?} is not one this binary computes ({MASK_SCHEDULE:?})");
             }
+            let fill: Fill = get("fill")?
+                .parse()
+                .with_context(|| format!("{source}: metadata fill"))?;
+            Task::Inpaint { fill }
         };
         let stride = num("stride")?;
         if !(1..=64).contains(&stride) {
@@ -100,15 +114,13 @@ impl ModelInfo {
             name: get("name")?.clone(),
             task,
             t_max,
-            sigmas,
-            fill,
             stride,
             precision: get("precision")?.clone(),
             default_steps,
-            in_channels,
             macs_per_pixel: get("macs_per_pixel")?
                 .parse()
                 .with_context(|| format!("{source}: metadata macs_per_pixel is not a number"))?,
+            version: props.get("model_version").cloned(),
         })
     }
 }

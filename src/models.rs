@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::model_info::Task;
+
 pub struct Embedded {
     pub name: &'static str,
     /// The ONNX file as build.rs compressed it (the binary's size budget): a flag byte (1: the bytes were
@@ -106,12 +108,12 @@ pub fn describe_embedded() -> Result<String> {
             out,
             "{:<12} {:<7} {:>3} {:>9} {:>6} {:>9} {:>13} {:>7.0} {:>5}KiB{default}",
             i.name,
-            i.task.to_string(),
+            i.task.name(),
             i.max_t(),
-            match i.task {
-                crate::model_info::Task::Deblur =>
-                    format!("{}..{}", i.sigmas[1], i.sigmas[i.max_t()]),
-                crate::model_info::Task::Inpaint => format!("fill {}", i.fill),
+            match &i.task {
+                Task::Deblur(schedule) =>
+                    format!("{}..{}", schedule.sigmas[1], schedule.sigmas[i.max_t()]),
+                Task::Inpaint { fill } => format!("fill {fill}"),
             },
             i.stride,
             i.precision,
@@ -119,6 +121,20 @@ pub fn describe_embedded() -> Result<String> {
             i.macs_per_pixel,
             bytes.len() / 1024
         );
+    }
+    Ok(out)
+}
+
+/// One line per embedded model: its name and the version of its trained weights, from its own metadata.
+pub fn embedded_versions() -> Result<String> {
+    let mut out = String::new();
+    for m in EMBEDDED {
+        let info = crate::restorer::Restorer::from_bytes(&m.bytes()?, m.name)?.info;
+        out.push_str(&format!(
+            "{} model version {}\n",
+            info.name,
+            info.version.as_deref().unwrap_or("unknown")
+        ));
     }
     Ok(out)
 }

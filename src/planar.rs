@@ -3,6 +3,21 @@
 
 use anyhow::{ensure, Result};
 
+/// The most pixels a frame may have, from any source (files, masks, streams): 16 MP, a 4096x4096 frame, above
+/// every Raspberry Pi camera's full resolution (12.3 MP). The restorers need ~120 bytes of activations per pixel,
+/// so this caps a frame at ~2 GB of working memory, whatever a few hundred bytes of header claim.
+pub const MAX_PIXELS: usize = 1 << 24;
+
+/// Refuses a frame size over `MAX_PIXELS`; `what` names the frame in the message.
+pub fn check_pixels(width: usize, height: usize, what: &str) -> Result<()> {
+    ensure!(
+        width.saturating_mul(height) <= MAX_PIXELS,
+        "{what} is {width}x{height} = {} pixels, more than the {MAX_PIXELS} (16 MP) this binary restores",
+        width.saturating_mul(height)
+    );
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planar {
     pub width: usize,

@@ -1,4 +1,4 @@
-//! The cold-diffusion sampling loops (DESIGN.md §1) over a strided schedule of S steps from t* to 0.
+//! The cold-diffusion sampling loops (docs/design.md §1) over a strided schedule of S steps from t* to 0.
 //!
 //! Between consecutive steps t_k > t_{k+1} > 0 the improved sampler (the paper's Algorithm 2) moves
 //! `x <- x - D(x0, t_k) + D(x0, t_{k+1})` and the naive one (Algorithm 1) sets `x <- D(x0, t_{k+1})`, with

@@ -1,31 +1,15 @@
-//! The `coldframe stream deblur|inpaint` jobs: one restorer per worker, the overlay, and the logs on stderr.
+//! The `coldframe stream deblur|inpaint` jobs: frames in, one restorer per worker, the overlay, frames out, and
+//! the logs on stderr.
 
 use std::io::{BufRead, Write};
 
 use anyhow::{bail, Result};
 
-use crate::deblur::Deblurrer;
 use crate::frame::{FrameReader, FrameWriter, StreamFormat};
-use crate::frame_mask::MaskSource;
-use crate::inpaint::Inpainter;
-use crate::models::resolve;
+use crate::job::{Job, Request};
 use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::planar::Planar;
-use crate::restorer::Restorer;
-use crate::sampler::Sampler;
 use crate::stream::{run_stream, FrameOp, StreamStats};
-
-/// What a stream restores, with the settings only that task has.
-pub enum StreamTaskKind {
-    Deblur {
-        severity: f32,
-        sampler: Sampler,
-    },
-    /// One mask (file and/or rectangles) for every frame of the stream.
-    Inpaint {
-        masks: MaskSource,
-    },
-}
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -33,9 +17,11 @@ pub struct StreamJob {
     pub out_format: Option<StreamFormat>,
     pub size: Option<(usize, usize)>,
     pub stride: Option<usize>,
+    /// An embedded model's name or an ONNX file's path.
     pub model: String,
     pub steps: Option<usize>,
-    pub task: StreamTaskKind,
+    /// What to restore; an inpainting stream takes one mask for every frame.
+    pub request: Request,
     /// None: the number of cores.
     pub workers: Option<usize>,
     pub progress: bool,
@@ -60,47 +46,18 @@ impl StreamJob {
         let reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);
-        // Every worker parses its own copy of the model: plans and scratch memory are not shared.
-        let (bytes, name) = resolve(&self.model)?;
-        let load = || Restorer::from_bytes(&bytes, &name);
+        let mut job = Job::new(&self.model, self.steps, self.request)?;
+        job.fix_frame_size(w, h)?;
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
-        let (what, steps, outline) = match &self.task {
-            StreamTaskKind::Deblur { severity, sampler } => {
-                let first = Deblurrer::new(load()?)?;
-                let plan = first.plan(*severity, self.steps, *sampler)?;
-                for mut d in per_worker(first, workers, || Deblurrer::new(load()?))? {
-                    ops.push(Box::new(move |f: &Planar| d.restore(f, &plan)));
-                }
-                let what = format!(
-                    "severity {severity} (t*={}), {} steps {:?}",
-                    plan.t_star, plan.steps, plan.sampler
-                );
-                (what, plan.steps, Vec::new())
-            }
-            StreamTaskKind::Inpaint { masks } => {
-                let mask = masks.for_frame(std::path::Path::new("-"), w, h)?;
-                if mask.count() == 0 {
-                    bail!("the mask is empty: there is nothing to inpaint in this stream");
-                }
-                let first = Inpainter::new(load()?)?;
-                let plan = first.plan(self.steps)?;
-                // The mask is the same for every frame: its distance transform is computed once.
-                let schedule = first.schedule_for(&mask)?;
-                for mut inp in per_worker(first, workers, || Inpainter::new(load()?))? {
-                    let (mask, schedule) = (mask.clone(), schedule.clone());
-                    ops.push(Box::new(move |f: &Planar| {
-                        inp.restore(f, &mask, &schedule, &plan)
-                    }));
-                }
-                let what = format!(
-                    "mask of {} pixels ({:.1}%), {} steps",
-                    mask.count(),
-                    100.0 * mask.count() as f64 / (w * h) as f64,
-                    plan.steps
-                );
-                (what, plan.steps, mask_outline(&mask))
-            }
-        };
+        for _ in 0..workers {
+            let mut worker = job.worker()?;
+            ops.push(Box::new(move |f: &Planar| {
+                worker.restore(std::path::Path::new("-"), f)
+            }));
+        }
+        let (name, steps) = (job.info.name.clone(), job.steps());
+        let what = job.describe();
+        let outline = job.fixed_mask().map(mask_outline).unwrap_or_default();
         if self.compare {
             ops = ops.into_iter().map(with_compare).collect();
         }
@@ -142,16 +99,6 @@ impl StreamJob {
         );
         Ok(stats)
     }
-}
-
-/// `first` and `workers - 1` more made by `make`: one restorer, with its own model instance and plans, per worker.
-fn per_worker<T>(first: T, workers: usize, make: impl Fn() -> Result<T>) -> Result<Vec<T>> {
-    let mut all = Vec::with_capacity(workers);
-    all.push(first);
-    for _ in 1..workers {
-        all.push(make()?);
-    }
-    Ok(all)
 }
 
 /// `--compare`: the input's left half beside the restored right half.

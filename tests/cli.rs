@@ -208,6 +208,27 @@ fn unknown_flags_and_missing_arguments_are_one_line_refusals() {
     refused(&["frobnicate"], &["frobnicate"]);
     let o = coldframe(&["deblur", "--help"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("--severity"));
+    refused(&[], &["no command"]);
+}
+
+#[test]
+fn version_names_the_binary_and_every_embedded_model_version() {
+    let o = coldframe(&["--version"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with(&format!("coldframe {}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    // The versions the recipe wrote into the committed models (models/recipe/export.py).
+    for line in [
+        "deblur-f32 model version 1",
+        "deblur-int8 model version 1",
+        "inpaint-f32 model version 6",
+        "inpaint-int8 model version 6",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
 }
 
 #[test]

@@ -254,10 +254,9 @@ fn frames_that_push_the_models_to_extremes_come_out_finite_and_in_range() {
     }
     for model in ["inpaint-f32", "inpaint-int8"] {
         let mut inp = Inpainter::new(load(model)).unwrap();
-        let plan = inp.plan(Some(4)).unwrap();
-        let s = inp.schedule_for(&mask).unwrap();
+        let plan = inp.plan(Some(4), mask.clone()).unwrap();
         for f in &frames {
-            let y = inp.restore(f, &mask, &s, &plan).unwrap();
+            let y = inp.restore(f, &plan).unwrap();
             assert!(
                 y.data
                     .iter()

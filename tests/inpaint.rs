@@ -88,9 +88,8 @@ fn sampler_fixture() -> (Planar, FrameMask, usize, Planar) {
 
 fn inpaint(model: &str, img: &Planar, mask: &FrameMask, steps: usize) -> Planar {
     let mut inp = Inpainter::new(restorer(model)).unwrap();
-    let plan = inp.plan(Some(steps)).unwrap();
-    let schedule = inp.schedule_for(mask).unwrap();
-    inp.restore(img, mask, &schedule, &plan).unwrap()
+    let plan = inp.plan(Some(steps), mask.clone()).unwrap();
+    inp.restore(img, &plan).unwrap()
 }
 
 #[test]
@@ -160,7 +159,8 @@ fn a_deblur_model_is_refused_for_inpainting_and_steps_are_checked() {
     assert!(e.to_string().contains("not an inpainting"), "{e}");
     let inp = Inpainter::new(restorer("inpaint-f32")).unwrap();
     for bad in [0, 21] {
-        let e = inp.plan(Some(bad)).unwrap_err().to_string();
+        let mask = FrameMask::empty(16, 16);
+        let e = inp.plan(Some(bad), mask).unwrap_err().to_string();
         assert!(e.contains("--steps") && e.contains("1..=20"), "{e}");
     }
 }

@@ -4,6 +4,8 @@ mod common;
 
 use coldframe::deblur::Deblurrer;
 use coldframe::degrade::blur::BlurSchedule;
+use coldframe::model_info::Task;
+use coldframe::restorer::Restorer;
 use coldframe::sampler::{sample, Restore, Sampler};
 use common::{max_abs_diff, parity, restorer, Reader};
 
@@ -38,7 +40,7 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
     ];
     for (model, convs, adds, winograd_convs, float_convs, relus, residuals) in expected {
         let mut r = restorer(model);
-        let c = r.info.in_channels;
+        let c = r.info.in_channels();
         let x = coldframe::planar::Planar::new(64, 48, c, vec![0.5; 64 * 48 * c]).unwrap();
         r.predict(&x, 5).unwrap();
         let done = r.rewritten;
@@ -69,13 +71,19 @@ fn fixture_input() -> (coldframe::planar::Planar, usize) {
     (r.frame(), t)
 }
 
+/// The deblurring model's own blur schedule.
+fn blur_schedule(r: &Restorer) -> BlurSchedule {
+    match &r.info.task {
+        Task::Deblur(schedule) => schedule.clone(),
+        other => panic!("{} is a {other} model", r.info.name),
+    }
+}
+
 #[test]
 fn one_step_equals_one_direct_prediction_for_both_samplers() {
     let (x, t) = fixture_input();
     let mut r = restorer("deblur-f32");
-    let schedule = BlurSchedule {
-        sigmas: r.info.sigmas.clone(),
-    };
+    let schedule = blur_schedule(&r);
     let direct = r.predict(&x, t).unwrap();
     for s in [Sampler::Improved, Sampler::Naive] {
         let y = sample(&mut r, &schedule, &x, t, 1, s).unwrap();
@@ -87,9 +95,7 @@ fn one_step_equals_one_direct_prediction_for_both_samplers() {
 fn sampling_from_step_zero_returns_the_input() {
     let (x, _) = fixture_input();
     let mut r = restorer("deblur-f32");
-    let schedule = BlurSchedule {
-        sigmas: r.info.sigmas.clone(),
-    };
+    let schedule = blur_schedule(&r);
     assert_eq!(
         sample(&mut r, &schedule, &x, 0, 4, Sampler::Improved).unwrap(),
         x
@@ -134,9 +140,7 @@ fn improved_and_naive_samplers_differ_after_several_steps() {
     // Guards against a sampler flag that is parsed but ignored.
     let (x, t) = fixture_input();
     let mut r = restorer("deblur-f32");
-    let schedule = BlurSchedule {
-        sigmas: r.info.sigmas.clone(),
-    };
+    let schedule = blur_schedule(&r);
     let a = sample(&mut r, &schedule, &x, t, 4, Sampler::Improved).unwrap();
     let b = sample(&mut r, &schedule, &x, t, 4, Sampler::Naive).unwrap();
     assert!(max_abs_diff(&a, &b) > 1e-4);
@@ -201,9 +205,7 @@ fn rust_sampler_reproduces_the_python_sampler_of_the_evaluation() {
     assert_eq!(n, 2);
     let x = f.frame();
     let mut r = restorer("deblur-f32");
-    let schedule = BlurSchedule {
-        sigmas: r.info.sigmas.clone(),
-    };
+    let schedule = blur_schedule(&r);
     for s in [Sampler::Improved, Sampler::Naive] {
         let expected = f.frame();
         let got = sample(&mut r, &schedule, &x, t_star, steps, s).unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use coldframe::model_info::ModelInfo;
+use coldframe::model_info::{ModelInfo, Task};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,8 +20,8 @@ fuzz_target!(|data: &[u8]| {
         // what the rest of the binary relies on once a model is accepted
         assert!(info.max_t() >= 1 && info.stride >= 1);
         assert!(info.default_steps >= 1 && info.default_steps <= info.max_t());
-        if info.in_channels == 3 {
-            assert_eq!(info.sigmas.len(), info.max_t() + 1);
+        if let Task::Deblur(schedule) = &info.task {
+            assert_eq!(schedule.sigmas.len(), info.max_t() + 1);
         }
     }
 });

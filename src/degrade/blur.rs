@@ -1,4 +1,4 @@
-//! Gaussian blur as the models were trained on it (models/recipe/degrade.py, DESIGN.md §2): ONE separable
+//! Gaussian blur as the models were trained on it (models/recipe/degrade.py, docs/design.md §2): ONE separable
 //! Gaussian of total sigma(t), radius ceil(3 sigma), weights normalised to sum 1, reflect padding (the edge pixel
 //! is not repeated), horizontal pass then vertical. Shared vectors in tests/data prove the two sides agree.
 
@@ -104,7 +104,7 @@ fn blur_inlined(x: &Planar, sigma: f32) -> Planar {
 }
 
 /// The blur degradation of one model: sigma(t) for t = 0..=T, read from the model's metadata.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BlurSchedule {
     pub sigmas: Vec<f32>,
 }

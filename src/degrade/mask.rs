@@ -1,4 +1,4 @@
-//! The mask degradation the inpainters were trained on (models/recipe/degrade.py, DESIGN.md §3).
+//! The mask degradation the inpainters were trained on (models/recipe/degrade.py, docs/design.md §3).
 //!
 //! depth2(p) is the squared Euclidean distance from a missing pixel to the nearest known pixel of the frame
 //! (known pixels: 0). With dmax2 the largest depth2 of the mask, pixel p is still missing at step t iff
@@ -7,7 +7,7 @@
 //! rings. Everything is integer arithmetic, so this side and numpy agree bit for bit (shared vectors in
 //! tests/data). A missing pixel holds the model's fill (metadata `fill`): the push-pull fill of the pixels known
 //! at that step relaxed towards a smooth surface by over-relaxation (`sor`, the embedded models) or by Jacobi
-//! sweeps (`smooth`, version 3), the push-pull fill alone (`pyramid`, version 2; all three
+//! sweeps (`smooth`), the push-pull fill alone (`pyramid`; all three
 //! src/degrade/pyramid_fill.rs), or a grey level in every colour channel (the first models: 0.5). The
 //! still-missing mask is the fourth channel the restorer sees.
 
@@ -17,16 +17,16 @@ use super::pyramid_fill::{pyramid_fill, Relaxation};
 use super::Degradation;
 use crate::planar::Planar;
 
-/// What the still-missing pixels hold in the degraded frame (DESIGN.md §3, the model card).
+/// What the still-missing pixels hold in the degraded frame (docs/design.md §3, the model card).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Fill {
     /// This level in every colour channel.
     Grey(f32),
     /// The push-pull fill of the pixels known at that step.
     Pyramid,
-    /// The push-pull fill relaxed to a smooth surface over the hole by Jacobi sweeps (version 3).
+    /// The push-pull fill relaxed to a smooth surface over the hole by Jacobi sweeps.
     Smooth,
-    /// The push-pull fill relaxed to a smooth surface by successive over-relaxation (version 4).
+    /// The push-pull fill relaxed to a smooth surface by successive over-relaxation.
     Sor,
 }
 

@@ -8,8 +8,8 @@
 //! upsampled bilinearly, where it saw none. Holes thus get a blend of their surroundings in O(pixels), whatever
 //! their size. The relaxed fills then move each level's empty cells towards a smooth surface, harmonic and then
 //! biharmonic, so the fill continues the known pixels' gradients instead of pasting blurred blocks: coarse levels
-//! settle the large-scale shape cheaply, fine levels the detail next to the known pixels. `smooth` (version 3)
-//! relaxes by damped Jacobi sweeps, `sor` (version 4) by successive over-relaxation, much closer to converged.
+//! settle the large-scale shape cheaply, fine levels the detail next to the known pixels. `smooth` relaxes by
+//! damped Jacobi sweeps, `sor` by successive over-relaxation, much closer to converged.
 
 /// How each level's empty cells are relaxed after the push-pull: the fill names of the metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Frame streams on stdin/stdout (DESIGN.md §6): formats, their parsers and writers, colour conversion.
+//! Frame streams on stdin/stdout (docs/design.md §6): formats, their parsers and writers, colour conversion.
 
 pub mod color;
 pub mod image_stream;
@@ -64,25 +64,9 @@ impl std::fmt::Display for StreamFormat {
     }
 }
 
-/// The most pixels a frame may have, from any source (files, masks, streams): 16 MP, a 4096x4096 frame, above
-/// every Raspberry Pi camera's full resolution (12.3 MP). The restorers need ~120 bytes of activations per pixel,
-/// so this caps a frame at ~2 GB of working memory; a 783-byte JPEG claiming 12552x8200 pixels (found by
-/// fuzzing) used to take 12 GB and minutes.
-pub const MAX_PIXELS: usize = 1 << 24;
-
-/// Refuses a frame size over `MAX_PIXELS`; `what` names the frame in the message.
-pub fn check_pixels(width: usize, height: usize, what: &str) -> Result<()> {
-    ensure!(
-        width.saturating_mul(height) <= MAX_PIXELS,
-        "{what} is {width}x{height} = {} pixels, more than the {MAX_PIXELS} (16 MP) this binary restores",
-        width.saturating_mul(height)
-    );
-    Ok(())
-}
-
 /// Appends up to `n` bytes of `r` to `buf` and says how many came: short only at the end of input. The buffer
 /// grows with the bytes that actually arrive, not with what a header claims: a 60-byte stream whose header
-/// promises a 4096x4096 frame (25 MB) costs 60 bytes (found by fuzzing: the readers used to size the buffer first).
+/// promises a 4096x4096 frame (25 MB) costs 60 bytes.
 /// A reused buffer keeps its capacity, so a steady stream allocates once.
 pub(crate) fn read_up_to<R: std::io::Read + ?Sized>(
     r: &mut R,

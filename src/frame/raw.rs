@@ -27,7 +27,7 @@ impl RawLayout {
         height: usize,
         stride: Option<usize>,
     ) -> Result<Self> {
-        super::check_pixels(width, height, &format!("the {format} frame"))?;
+        crate::planar::check_pixels(width, height, &format!("the {format} frame"))?;
         let tight = match format {
             StreamFormat::Rgb24 => 3 * width,
             _ => width,

@@ -96,7 +96,7 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader> {
     let (mut w, mut h, mut cs, mut full, mut other) = (None, None, None, false, Vec::new());
     for p in parts {
         // The tag is the first character, which need not be ASCII in a hostile header (a byte split would panic
-        // inside a multi-byte character: found by fuzzing).
+        // inside a multi-byte character).
         let tag_len = p.chars().next().map_or(0, char::len_utf8);
         let (tag, v) = p.split_at(tag_len);
         match tag {
@@ -120,7 +120,7 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader> {
         "mono" => Chroma::Mono,
         other => bail!("Y4M colour space C{other} is not supported (420jpeg, 420mpeg2, 420paldv, 420, 444, mono)"),
     };
-    super::check_pixels(width, height, "the Y4M frame")?;
+    crate::planar::check_pixels(width, height, "the Y4M frame")?;
     let hdr = Y4mHeader {
         width,
         height,

@@ -3,7 +3,7 @@
 //!
 //! tract 0.23.9 runs a QDQ convolution (DequantizeLinear -> Conv -> QuantizeLinear) as a float convolution
 //! between quantize/dequantize passes, and a QLinearConv through an eager im2col plus separate zero-point and
-//! requantization passes over i32 tensors, both slower than its own float path (DESIGN.md §7). This op does what
+//! requantization passes over i32 tensors, both slower than its own float path (docs/design.md §7). This op does what
 //! onnxruntime's QLinearConv does: acc = sum w_q (x_q - x_zero) + b_q in i32, y_q = sat_u8(round(acc * m_c) +
 //! y_zero) with m_c = x_scale * w_scale_c / y_scale.
 

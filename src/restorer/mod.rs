@@ -1,5 +1,5 @@
 //! The restorer R(x_t, t) -> x0 through tract. Every tract call of the crate lives in this module and its
-//! submodules (DESIGN.md §7: the inner crates are unstable surface, so an upgrade touches this directory only).
+//! submodules (docs/design.md §7: the inner crates are unstable surface, so an upgrade touches this directory only).
 //!
 //! A model is parsed once; a plan is optimised for each concrete frame size the first time it is seen and cached
 //! (symbolic H/W does not survive tract's U-Net skip concatenations).
@@ -87,7 +87,7 @@ impl Restorer {
         if let Some(p) = self.plans.get(&(width, height)) {
             return Ok(p.clone());
         }
-        let c = self.info.in_channels;
+        let c = self.info.in_channels();
         let name = &self.info.name;
         let context = || format!("model {name}: cannot build a plan for {width}x{height}");
         let mut typed = self
@@ -163,9 +163,9 @@ impl Restore for Restorer {
             x.height
         );
         ensure!(
-            x.channels == self.info.in_channels,
+            x.channels == self.info.in_channels(),
             "model takes {} channels, frame has {}",
-            self.info.in_channels,
+            self.info.in_channels(),
             x.channels
         );
         let plan = self.plan(x.width, x.height)?;

@@ -1,0 +1,206 @@
+//! A restoration request checked against its model, and the per-frame restorers that carry it out: one builder
+//! for the file, folder and stream modes alike.
+//!
+//! Adding a task: a `Request` variant with the settings only that task has, a `model_info::Task` variant, its
+//! restorer module (as `deblur.rs` and `inpaint.rs`: a plan checked against the model's metadata, owning what
+//! every frame shares), and one arm in `Job::new` and in `Job::worker`.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::deblur::{DeblurPlan, Deblurrer};
+use crate::frame_mask::{FrameMask, MaskSource};
+use crate::inpaint::{InpaintPlan, Inpainter};
+use crate::model_info::ModelInfo;
+use crate::models::resolve;
+use crate::planar::Planar;
+use crate::restorer::Restorer;
+use crate::sampler::Sampler;
+
+/// What the user asked for, with the settings only that task has.
+pub enum Request {
+    Deblur {
+        /// The blur's total Gaussian sigma, in pixels.
+        severity: f32,
+        sampler: Sampler,
+    },
+    /// One mask (file and/or rectangles) for every frame, or a folder of masks named as the inputs.
+    Inpaint { masks: MaskSource },
+}
+
+/// Restores whole frames with its own model instance and plans: one per worker.
+pub trait FrameRestorer: Send {
+    /// `input` names where the frame came from (a file, or `-`): a folder of masks is looked up by it.
+    fn restore(&mut self, input: &Path, frame: &Planar) -> Result<Planar>;
+}
+
+/// The request checked against its model.
+enum Plan {
+    Deblur(DeblurPlan),
+    Inpaint {
+        steps: usize,
+        masks: MaskSource,
+        /// The plan of every frame, once `fix_frame_size` has fixed the mask; else each frame's mask is looked up.
+        fixed: Option<Box<InpaintPlan>>,
+    },
+}
+
+pub struct Job {
+    model: Cow<'static, [u8]>,
+    pub info: ModelInfo,
+    plan: Plan,
+    /// The model instance loaded to check the request, handed to the first worker.
+    loaded: Option<Restorer>,
+}
+
+impl Job {
+    /// Loads the model (an embedded name or an ONNX file) and checks the request against it, so that a bad
+    /// request fails before any frame is read.
+    pub fn new(model: &str, steps: Option<usize>, request: Request) -> Result<Job> {
+        let (bytes, name) = resolve(model)?;
+        let restorer = Restorer::from_bytes(&bytes, &name)?;
+        let info = restorer.info.clone();
+        let plan = match request {
+            Request::Deblur { severity, sampler } => {
+                Plan::Deblur(DeblurPlan::new(&info, severity, steps, sampler)?)
+            }
+            Request::Inpaint { masks } => Plan::Inpaint {
+                steps: InpaintPlan::steps(&info, steps)?,
+                masks,
+                fixed: None,
+            },
+        };
+        Ok(Job {
+            model: bytes,
+            info,
+            plan,
+            loaded: Some(restorer),
+        })
+    }
+
+    /// The network calls per frame.
+    pub fn steps(&self) -> usize {
+        match &self.plan {
+            Plan::Deblur(p) => p.steps,
+            Plan::Inpaint { steps, .. } => *steps,
+        }
+    }
+
+    /// For a stream, whose frames all have one size and no file name: fixes the mask once for every frame.
+    pub fn fix_frame_size(&mut self, width: usize, height: usize) -> Result<()> {
+        if let Plan::Inpaint {
+            steps,
+            masks,
+            fixed,
+        } = &mut self.plan
+        {
+            let mask = masks.for_frame(Path::new("-"), width, height)?;
+            if mask.count() == 0 {
+                bail!("the mask is empty: there is nothing to inpaint in this stream");
+            }
+            *fixed = Some(Box::new(InpaintPlan::new(&self.info, Some(*steps), mask)?));
+        }
+        Ok(())
+    }
+
+    /// The mask every frame shares, once fixed.
+    pub fn fixed_mask(&self) -> Option<&FrameMask> {
+        match &self.plan {
+            Plan::Inpaint {
+                fixed: Some(plan), ..
+            } => Some(&plan.mask),
+            _ => None,
+        }
+    }
+
+    /// The request as the stream's start line shows it.
+    pub fn describe(&self) -> String {
+        match &self.plan {
+            Plan::Deblur(p) => format!(
+                "severity {} (t*={}), {} steps {:?}",
+                p.severity, p.t_star, p.steps, p.sampler
+            ),
+            Plan::Inpaint { steps, fixed, .. } => match fixed {
+                Some(plan) => {
+                    let (n, all) = (plan.mask.count(), plan.mask.width * plan.mask.height);
+                    format!(
+                        "mask of {n} pixels ({:.1}%), {steps} steps",
+                        100.0 * n as f64 / all as f64
+                    )
+                }
+                None => format!("{steps} steps"),
+            },
+        }
+    }
+
+    /// A restorer for one worker: the model instance loaded by `new` for the first, a fresh one for every other
+    /// (plans and scratch memory are not shared).
+    pub fn worker(&mut self) -> Result<Box<dyn FrameRestorer>> {
+        let restorer = match self.loaded.take() {
+            Some(r) => r,
+            None => Restorer::from_bytes(&self.model, &self.info.name)?,
+        };
+        Ok(match &self.plan {
+            Plan::Deblur(plan) => Box::new(DeblurWorker {
+                deblurrer: Deblurrer::new(restorer)?,
+                plan: *plan,
+            }),
+            Plan::Inpaint {
+                steps,
+                masks,
+                fixed,
+            } => Box::new(InpaintWorker {
+                inpainter: Inpainter::new(restorer)?,
+                steps: *steps,
+                masks: masks.clone(),
+                fixed: fixed.is_some(),
+                plan: fixed.as_deref().cloned(),
+            }),
+        })
+    }
+}
+
+struct DeblurWorker {
+    deblurrer: Deblurrer,
+    plan: DeblurPlan,
+}
+
+impl FrameRestorer for DeblurWorker {
+    fn restore(&mut self, _input: &Path, frame: &Planar) -> Result<Planar> {
+        self.deblurrer.restore(frame, &self.plan)
+    }
+}
+
+struct InpaintWorker {
+    inpainter: Inpainter,
+    steps: usize,
+    masks: MaskSource,
+    /// The stream's mask, fixed for every frame.
+    fixed: bool,
+    /// The last frame's plan, kept while the next frame's mask is the same (one mask for a folder of frames).
+    plan: Option<InpaintPlan>,
+}
+
+impl FrameRestorer for InpaintWorker {
+    fn restore(&mut self, input: &Path, frame: &Planar) -> Result<Planar> {
+        if !self.fixed {
+            let mask = self.masks.for_frame(input, frame.width, frame.height)?;
+            if mask.count() == 0 {
+                eprintln!(
+                    "coldframe: {}: the mask is empty, the image is copied unchanged",
+                    input.display()
+                );
+            }
+            if self.plan.as_ref().is_none_or(|p| p.mask != mask) {
+                self.plan = Some(self.inpainter.plan(Some(self.steps), mask)?);
+            }
+        }
+        match &self.plan {
+            Some(plan) => self.inpainter.restore(frame, plan),
+            // Set above, or fixed by `Job::fix_frame_size` before the worker was made.
+            None => bail!("no mask for {}", input.display()),
+        }
+    }
+}
