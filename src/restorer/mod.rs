@@ -29,7 +29,7 @@ pub use rewrite::Rewritten;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use tract_core::knobs::KnobScope;
 use tract_onnx::prelude::*;
 
@@ -54,7 +54,6 @@ impl Restorer {
         let model = tract_onnx::onnx()
             .with_ignore_value_info(true)
             .model_for_read(&mut &*bytes)
-            .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("{source}: not a loadable ONNX model"))?;
         let props: HashMap<String, String> = model
             .properties
@@ -71,7 +70,7 @@ impl Restorer {
             })
             .collect();
         let info = ModelInfo::from_props(&props, source)?;
-        let inputs = model.input_outlets().map_err(|e| anyhow!("{e}"))?.len();
+        let inputs = model.input_outlets()?.len();
         if inputs != 2 {
             bail!("{source}: expected 2 inputs (image, t), the model has {inputs}");
         }
@@ -97,20 +96,17 @@ impl Restorer {
             .and_then(|m| m.with_input_fact(1, f32::fact([1]).into()))
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())
-            .map_err(|e| anyhow!("{e:#}"))
             .with_context(context)?;
         self.rewritten = rewrite::rewrite(&mut typed)
-            .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("model {name}: rewriting its int8 operations"))?;
         let knobs = if cfg!(target_arch = "x86_64") {
             vec![("TRACT_DISABLE_DIRECT_SPATIAL", "true")]
         } else {
             vec![]
         };
-        let knobs = KnobScope::new(knobs).map_err(|e| anyhow!("{e:#}"))?;
+        let knobs = KnobScope::new(knobs)?;
         let plan = knobs
             .enter(|| typed.into_optimized().and_then(|m| m.into_runnable()))
-            .map_err(|e| anyhow!("{e:#}"))
             .with_context(context)?;
         self.plans.insert((width, height), plan.clone());
         Ok(plan)
@@ -128,26 +124,23 @@ impl Restorer {
     /// One network call like `predict`, timing every node of the optimised plan; nodes in execution order.
     pub fn profile(&mut self, x: &Planar, t: usize) -> Result<Vec<NodeTime>> {
         let plan = self.plan(x.width, x.height)?;
-        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)
-            .map_err(|e| anyhow!("{e}"))?;
-        let step = Tensor::from_shape(&[1], &[t as f32]).map_err(|e| anyhow!("{e}"))?;
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
+        let step = Tensor::from_shape(&[1], &[t as f32])?;
         let mut times = Vec::new();
-        let mut state = plan.spawn().map_err(|e| anyhow!("{e:#}"))?;
-        state
-            .run_plan_with_eval(
-                tvec!(image.into(), step.into()),
-                |ctx, op_state, node, inputs| {
-                    let t0 = std::time::Instant::now();
-                    let out = tract_core::plan::eval(ctx, op_state, node, inputs);
-                    times.push(NodeTime {
-                        node: node.name.clone(),
-                        op: node.op().name().to_string(),
-                        ms: t0.elapsed().as_secs_f64() * 1e3,
-                    });
-                    out
-                },
-            )
-            .map_err(|e| anyhow!("{e:#}"))?;
+        let mut state = plan.spawn()?;
+        state.run_plan_with_eval(
+            tvec!(image.into(), step.into()),
+            |ctx, op_state, node, inputs| {
+                let t0 = std::time::Instant::now();
+                let out = tract_core::plan::eval(ctx, op_state, node, inputs);
+                times.push(NodeTime {
+                    node: node.name.clone(),
+                    op: node.op().name().to_string(),
+                    ms: t0.elapsed().as_secs_f64() * 1e3,
+                });
+                out
+            },
+        )?;
         Ok(times)
     }
 }
@@ -169,21 +162,17 @@ impl Restore for Restorer {
             x.channels
         );
         let plan = self.plan(x.width, x.height)?;
-        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)
-            .map_err(|e| anyhow!("{e}"))?;
-        let step = Tensor::from_shape(&[1], &[t as f32]).map_err(|e| anyhow!("{e}"))?;
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
+        let step = Tensor::from_shape(&[1], &[t as f32])?;
         let out = plan
             .run(tvec!(image.into(), step.into()))
-            .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| {
                 format!(
                     "model {} failed on a {}x{} frame",
                     self.info.name, x.width, x.height
                 )
             })?;
-        let y = out[0]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| anyhow!("{e}"))?;
+        let y = out[0].to_plain_array_view::<f32>()?;
         ensure!(
             y.shape() == [1, 3, x.height, x.width],
             "model {} returned shape {:?}, expected [1, 3, {}, {}]",

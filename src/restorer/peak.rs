@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use tract_core::internal::*;
 use tract_core::tract_linalg::mmm::{AsInputValue, FusedSpec, Query};
 use tract_core::tract_linalg::{MmmDispatch, WeightType};
@@ -38,17 +38,13 @@ pub fn matmul_gmacs(
                 .map(|i| (i % 7) as f32 - 3.0)
                 .collect::<Vec<_>>(),
         );
-        let t = t.cast_to_dt(dt).map_err(|e| anyhow!("{e}"))?.into_owned();
-        t.into_shape(&[rows, cols]).map_err(|e| anyhow!("{e}"))
+        let t = t.cast_to_dt(dt)?.into_owned();
+        t.into_shape(&[rows, cols])
     };
     let (formats_a, formats_b) = (&mmm.packings()[packing].0, &mmm.packings()[packing].1);
-    let a = formats_a
-        .prepare_one(&filled(m, k)?, 1, 0)
-        .map_err(|e| anyhow!("{e}"))?;
-    let b = formats_b
-        .prepare_one(&filled(k, n)?, 0, 1)
-        .map_err(|e| anyhow!("{e}"))?;
-    let mut c = Tensor::zero_dt(acc, &[m, n]).map_err(|e| anyhow!("{e}"))?;
+    let a = formats_a.prepare_one(&filled(m, k)?, 1, 0)?;
+    let b = formats_b.prepare_one(&filled(k, n)?, 0, 1)?;
+    let mut c = Tensor::zero_dt(acc, &[m, n])?;
     let mut best = f64::INFINITY;
     for _ in 0..runs {
         let t0 = Instant::now();
@@ -67,8 +63,7 @@ pub fn matmul_gmacs(
                     },
                     FusedSpec::Store(store),
                 ],
-            )
-            .map_err(|e| anyhow!("{e}"))?;
+            )?;
         }
         best = best.min(t0.elapsed().as_secs_f64());
     }
