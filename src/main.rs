@@ -262,12 +262,12 @@ fn restore_paths(mut job: Job, input: PathBuf, output: PathBuf) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if cli.version {
+        println!("coldframe {}", env!("CARGO_PKG_VERSION"));
+        print!("{}", embedded_versions()?);
+        return Ok(());
+    }
     let Some(cmd) = cli.cmd else {
-        if cli.version {
-            println!("coldframe {}", env!("CARGO_PKG_VERSION"));
-            print!("{}", embedded_versions()?);
-            return Ok(());
-        }
         anyhow::bail!("no command given (see coldframe --help)");
     };
     match cmd {
