@@ -4,7 +4,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use image::{ImageFormat, ImageReader};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::planar::Planar;
 
@@ -16,7 +17,18 @@ pub fn is_stdio(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
+/// A frame of a stream, as stored: frames keep one size, so an EXIF orientation is not applied.
 pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
+    decode_oriented(bytes, name, false)
+}
+
+/// A still image, turned upright by its EXIF orientation (a portrait shot from a camera held on its side), so that
+/// it is restored and written as it is meant to be seen; outputs carry no orientation tag.
+pub fn decode_still(bytes: &[u8], name: &str) -> Result<Planar> {
+    decode_oriented(bytes, name, true)
+}
+
+fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Planar> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
     // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
@@ -31,9 +43,16 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(1 << 30);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
+    let cannot = || format!("{name}: cannot decode {format:?} image");
+    let mut decoder = reader.into_decoder().with_context(cannot)?;
+    // An unreadable EXIF block leaves the image as stored rather than refusing it.
+    let orientation = if upright {
+        decoder.orientation().unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
+    let mut img = DynamicImage::from_decoder(decoder).with_context(cannot)?;
+    img.apply_orientation(orientation);
     let rgb = img.to_rgb8();
     if rgb.width() == 0 || rgb.height() == 0 {
         bail!("{name}: image is empty ({}x{})", rgb.width(), rgb.height());
@@ -54,7 +73,7 @@ pub fn read_image(path: &Path) -> Result<Planar> {
         let v = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         (v, path.display().to_string())
     };
-    decode(&bytes, &name)
+    decode_still(&bytes, &name)
 }
 
 /// The output format from the file extension; stdout gets PNG.

@@ -249,3 +249,62 @@ fn ppm_output_is_binary_ppm() {
         String::from_utf8_lossy(&bytes[..16])
     );
 }
+
+/// A JPEG as a camera held on its side writes it: the pixels stored landscape, and EXIF orientation 6 (rotate 90
+/// degrees clockwise to view).
+fn jpeg_with_orientation_6(width: u32, height: u32) -> Vec<u8> {
+    // Left half red, right half blue: after the rotation the top half is red.
+    let img = image::RgbImage::from_fn(width, height, |x, _| {
+        if x < width / 2 {
+            image::Rgb([220, 20, 20])
+        } else {
+            image::Rgb([20, 20, 220])
+        }
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+        .encode_image(&img)
+        .unwrap();
+    // APP1: "Exif\0\0", a little-endian TIFF header, one IFD entry: Orientation (0x0112), SHORT, 1 value, 6.
+    let mut exif = b"Exif\0\0II\x2a\0\x08\0\0\0\x01\0".to_vec();
+    exif.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let len = (exif.len() + 2) as u16;
+    let mut app1 = vec![0xff, 0xe1];
+    app1.extend_from_slice(&len.to_be_bytes());
+    app1.extend_from_slice(&exif);
+    // After the start-of-image marker.
+    jpeg.splice(2..2, app1);
+    jpeg
+}
+
+#[test]
+fn a_still_with_exif_orientation_comes_out_upright() {
+    let input = tmp("portrait.jpg");
+    std::fs::write(&input, jpeg_with_orientation_6(64, 32)).unwrap();
+    for (args, out) in [
+        (
+            vec!["degrade", "blur", "--severity", "0.5"],
+            tmp("portrait-blur.png"),
+        ),
+        (
+            vec!["deblur", "--severity", "1"],
+            tmp("portrait-deblur.png"),
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend([s(&input), s(&out)]);
+        ok(&all);
+        let y = read_image(&out).unwrap();
+        assert_eq!(
+            (y.width, y.height),
+            (32, 64),
+            "{args:?}: not turned upright"
+        );
+        let (top, bottom) = (16 * 32 + 16, 48 * 32 + 16);
+        let (red, blue) = (y.plane(0), y.plane(2));
+        assert!(
+            red[top] > 0.6 && blue[top] < 0.3 && blue[bottom] > 0.6 && red[bottom] < 0.3,
+            "{args:?}: the stored left half must be on top"
+        );
+    }
+}
