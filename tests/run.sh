@@ -10,6 +10,6 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   [ "$(id -u)" = 0 ] || as_root=(sudo)
   echo "tests/run.sh: installing ffmpeg for the stream tests" >&2
   "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 fi
 exec cargo test --release "$@"
