@@ -66,11 +66,6 @@ impl InpaintPlan {
             schedule,
         })
     }
-
-    /// Whether the plan fills nothing (the mask is empty): a frame is copied unchanged.
-    pub fn is_empty(&self) -> bool {
-        self.schedule.is_empty()
-    }
 }
 
 impl Inpainter {

@@ -154,8 +154,8 @@ impl Job {
             } => Box::new(InpaintWorker {
                 inpainter: Inpainter::new(restorer)?,
                 steps: *steps,
-                masks: masks.clone(),
-                fixed: fixed.is_some(),
+                // A fixed plan needs no lookup.
+                masks: fixed.is_none().then(|| masks.clone()),
                 plan: fixed.as_deref().cloned(),
             }),
         })
@@ -176,17 +176,16 @@ impl FrameRestorer for DeblurWorker {
 struct InpaintWorker {
     inpainter: Inpainter,
     steps: usize,
-    masks: MaskSource,
-    /// The stream's mask, fixed for every frame.
-    fixed: bool,
+    /// Where each frame's mask is looked up; None when the stream's mask is fixed for every frame.
+    masks: Option<MaskSource>,
     /// The last frame's plan, kept while the next frame's mask is the same (one mask for a folder of frames).
     plan: Option<InpaintPlan>,
 }
 
 impl FrameRestorer for InpaintWorker {
     fn restore(&mut self, input: &Path, frame: &Planar) -> Result<Planar> {
-        if !self.fixed {
-            let mask = self.masks.for_frame(input, frame.width, frame.height)?;
+        if let Some(masks) = &self.masks {
+            let mask = masks.for_frame(input, frame.width, frame.height)?;
             if mask.count() == 0 {
                 eprintln!(
                     "coldframe: {}: the mask is empty, the image is copied unchanged",

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::model_info::Task;
+use crate::model_info::{ModelInfo, Task};
 
 pub struct Embedded {
     pub name: &'static str,
@@ -31,6 +31,13 @@ impl Embedded {
         } else {
             out
         })
+    }
+
+    /// What the model says about itself, and the ONNX file's size.
+    pub fn info(&self) -> Result<(ModelInfo, usize)> {
+        let bytes = self.bytes()?;
+        let info = crate::restorer::Restorer::from_bytes(&bytes, self.name)?.info;
+        Ok((info, bytes.len()))
     }
 }
 
@@ -96,8 +103,7 @@ pub fn describe_embedded() -> Result<String> {
         "name", "task", "T", "schedule", "stride", "precision", "default_steps", "MAC/px", "size"
     );
     for m in EMBEDDED {
-        let bytes = m.bytes()?;
-        let i = crate::restorer::Restorer::from_bytes(&bytes, m.name)?.info;
+        let (i, size) = m.info()?;
         let default = if m.name == DEFAULT_DEBLUR || m.name == DEFAULT_INPAINT {
             " (default)"
         } else {
@@ -119,7 +125,7 @@ pub fn describe_embedded() -> Result<String> {
             i.precision,
             i.default_steps,
             i.macs_per_pixel,
-            bytes.len() / 1024
+            size / 1024
         );
     }
     Ok(out)
@@ -129,7 +135,7 @@ pub fn describe_embedded() -> Result<String> {
 pub fn embedded_versions() -> Result<String> {
     let mut out = String::new();
     for m in EMBEDDED {
-        let info = crate::restorer::Restorer::from_bytes(&m.bytes()?, m.name)?.info;
+        let (info, _) = m.info()?;
         out.push_str(&format!(
             "{} model version {}\n",
             info.name,
