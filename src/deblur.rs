@@ -4,11 +4,12 @@
 use anyhow::{bail, Result};
 
 use crate::degrade::blur::BlurSchedule;
+use crate::frame::Frame;
 use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
-use crate::planar::Planar;
 use crate::restorer::Restorer;
 use crate::sampler::{sample, Sampler};
+use crate::setting::{refuse, Setting};
 
 pub struct Deblurrer {
     pub restorer: Restorer,
@@ -48,18 +49,23 @@ impl DeblurPlan {
         let max_t = schedule.max_t();
         let max_sigma = schedule.sigmas[max_t];
         if !severity.is_finite() || severity <= 0.0 || severity > max_sigma {
-            bail!(
-                "--severity {severity} is outside this model's range: a Gaussian sigma in pixels, greater than 0 \
-                 and at most {max_sigma} (model {})",
-                info.name
-            );
+            return Err(refuse(
+                Setting::Severity,
+                severity,
+                format!(
+                    "is outside this model's range: a Gaussian sigma in pixels, greater than 0 and at most \
+                     {max_sigma} (model {})",
+                    info.name
+                ),
+            ));
         }
         let steps = steps.unwrap_or(info.default_steps);
         if steps == 0 || steps > max_t {
-            bail!(
-                "--steps {steps} is outside 1..={max_t} (T of model {})",
-                info.name
-            );
+            return Err(refuse(
+                Setting::Steps,
+                steps,
+                format!("is outside 1..={max_t} (T of model {})", info.name),
+            ));
         }
         let t_star = schedule.step_for_severity(severity).max(1);
         Ok(DeblurPlan {
@@ -87,7 +93,7 @@ impl Deblurrer {
         DeblurPlan::new(&self.restorer.info, severity, steps, sampler)
     }
 
-    pub fn restore(&mut self, img: &Planar, plan: &DeblurPlan) -> Result<Planar> {
+    pub fn restore(&mut self, img: &Frame, plan: &DeblurPlan) -> Result<Frame> {
         let padded = reflect_pad_to_stride(img, self.restorer.info.stride);
         let out = sample(
             &mut self.restorer,

@@ -1,13 +1,14 @@
 //! Which pixels of a frame are missing: a mask image (nonzero = missing), rectangles, or both.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::planar::Planar;
+use crate::frame::Frame;
+use crate::setting::{refuse, Setting};
 
-/// `--rect X,Y,W,H` in pixels, top-left origin.
+/// A rectangle X,Y,W,H in pixels, top-left origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rect {
     pub x: usize,
@@ -26,10 +27,10 @@ impl FromStr for Rect {
             .ok()
             .filter(|v: &Vec<usize>| v.len() == 4)
             .with_context(|| {
-                format!("--rect {s:?}: expected X,Y,W,H as four whole numbers, e.g. 10,20,64,32")
+                format!("{s:?} is not X,Y,W,H: four whole numbers, e.g. 10,20,64,32")
             })?;
         if v[2] == 0 || v[3] == 0 {
-            bail!("--rect {s:?}: width and height must be at least 1");
+            bail!("{s:?}: a rectangle's width and height must be at least 1");
         }
         Ok(Rect {
             x: v[0],
@@ -58,7 +59,7 @@ impl FrameMask {
     }
 
     /// From a decoded mask image: a pixel is missing where any colour channel is nonzero.
-    pub fn from_image(img: &Planar) -> Self {
+    pub fn from_image(img: &Frame) -> Self {
         let n = img.width * img.height;
         let missing = (0..n)
             .map(|i| (0..img.channels).any(|c| img.plane(c)[i] > 0.0))
@@ -79,16 +80,13 @@ impl FrameMask {
     /// Marks the rectangles missing; each must lie inside the frame.
     pub fn add_rects(&mut self, rects: &[Rect]) -> Result<()> {
         for r in rects {
-            ensure!(
-                r.x + r.w <= self.width && r.y + r.h <= self.height,
-                "--rect {},{},{},{} reaches outside the {}x{} frame",
-                r.x,
-                r.y,
-                r.w,
-                r.h,
-                self.width,
-                self.height
-            );
+            if r.x + r.w > self.width || r.y + r.h > self.height {
+                return Err(refuse(
+                    Setting::Rect,
+                    format!("{},{},{},{}", r.x, r.y, r.w, r.h),
+                    format!("reaches outside the {}x{} frame", self.width, self.height),
+                ));
+            }
             for y in r.y..r.y + r.h {
                 self.missing[y * self.width + r.x..y * self.width + r.x + r.w].fill(true);
             }
@@ -112,60 +110,74 @@ impl FrameMask {
     }
 }
 
-/// Where a run's masks come from: one mask file and/or rectangles for every frame, or a folder of masks named as
-/// the inputs.
+/// Where a run's mask images come from, besides its rectangles.
+#[derive(Clone, Debug, Default)]
+pub enum MaskImages {
+    #[default]
+    None,
+    /// One mask for every frame, with the name it was read from.
+    File { name: String, mask: FrameMask },
+    /// A folder of masks named as the input files.
+    Folder(PathBuf),
+}
+
+impl MaskImages {
+    pub fn file(path: &Path) -> Result<Self> {
+        Ok(MaskImages::File {
+            name: path.display().to_string(),
+            mask: FrameMask::read(path)?,
+        })
+    }
+
+    pub fn folder(dir: &Path) -> Result<Self> {
+        ensure!(dir.is_dir(), "{}: not a folder", dir.display());
+        Ok(MaskImages::Folder(dir.to_path_buf()))
+    }
+}
+
+/// Where a run's masks come from: mask images and/or rectangles marked in every frame.
 #[derive(Clone, Debug, Default)]
 pub struct MaskSource {
-    /// The `--mask` file's name and its mask.
-    pub file: Option<(String, FrameMask)>,
-    pub dir: Option<std::path::PathBuf>,
+    pub images: MaskImages,
     pub rects: Vec<Rect>,
 }
 
 impl MaskSource {
-    pub fn new(file: Option<&Path>, dir: Option<&Path>, rects: Vec<Rect>) -> Result<Self> {
-        if file.is_none() && dir.is_none() && rects.is_empty() {
-            bail!("no mask given: use --mask FILE, --mask-dir FOLDER or --rect X,Y,W,H");
-        }
-        if file.is_some() && dir.is_some() {
-            bail!("--mask and --mask-dir exclude each other");
-        }
-        if let Some(d) = dir {
-            ensure!(d.is_dir(), "--mask-dir {}: not a folder", d.display());
-        }
-        Ok(MaskSource {
-            file: file
-                .map(|p| Ok::<_, anyhow::Error>((p.display().to_string(), FrameMask::read(p)?)))
-                .transpose()?,
-            dir: dir.map(Path::to_path_buf),
-            rects,
-        })
+    /// At least one of the two must mark something.
+    pub fn new(images: MaskImages, rects: Vec<Rect>) -> Result<Self> {
+        ensure!(
+            !(matches!(images, MaskImages::None) && rects.is_empty()),
+            "no mask given: neither a mask image nor a rectangle"
+        );
+        Ok(MaskSource { images, rects })
     }
 
     /// The mask for the image read from `input`, of size `width` x `height`.
     pub fn for_frame(&self, input: &Path, width: usize, height: usize) -> Result<FrameMask> {
-        let mut mask = if let Some((name, m)) = &self.file {
-            m.check_fits(width, height, &format!("mask {name}"))?;
-            m.clone()
-        } else if let Some(dir) = &self.dir {
-            let name = input
+        let mut mask = match &self.images {
+            MaskImages::File { name, mask } => {
+                mask.check_fits(width, height, &format!("mask {name}"))?;
+                mask.clone()
+            }
+            MaskImages::Folder(dir) => {
+                let name = input
                 .file_name()
                 .filter(|_| !crate::image_io::is_stdio(input))
                 .with_context(|| {
-                    "--mask-dir needs input files (their names pick the masks), not stdin"
+                    "a folder of masks needs input files (their names pick the masks), not stdin"
                 })?;
-            let path = dir.join(name);
-            ensure!(
-                path.is_file(),
-                "no mask {} for input {}",
-                path.display(),
-                input.display()
-            );
-            let m = FrameMask::read(&path)?;
-            m.check_fits(width, height, &format!("mask {}", path.display()))?;
-            m
-        } else {
-            FrameMask::empty(width, height)
+                let path = dir.join(name);
+                ensure!(
+                    path.is_file(),
+                    "no mask {} for input {}",
+                    path.display(),
+                    input.display()
+                );
+                let m = FrameMask::read(&path)?;
+                m.check_fits(width, height, &format!("mask {}", path.display()))?;
+                m
+            }
+            MaskImages::None => FrameMask::empty(width, height),
         };
         mask.add_rects(&self.rects)?;
         Ok(mask)
@@ -189,7 +201,7 @@ mod tests {
         );
         for bad in ["1,2,3", "1,2,3,4,5", "a,b,c,d", "-1,2,3,4", "1,2,0,4", ""] {
             let e = bad.parse::<Rect>().unwrap_err().to_string();
-            assert!(e.contains("--rect"), "{bad}: {e}");
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
         }
     }
 

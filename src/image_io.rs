@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-use crate::planar::Planar;
+use crate::frame::Frame;
 
 /// Largest side accepted from a still image: bigger claims in a header are refused before decoding allocates.
 pub const MAX_SIDE: u32 = 16384;
@@ -18,17 +18,17 @@ pub fn is_stdio(p: &Path) -> bool {
 }
 
 /// A frame of a stream, as stored: frames keep one size, so an EXIF orientation is not applied.
-pub fn decode(bytes: &[u8], name: &str) -> Result<Planar> {
+pub fn decode(bytes: &[u8], name: &str) -> Result<Frame> {
     decode_oriented(bytes, name, false)
 }
 
 /// A still image, turned upright by its EXIF orientation (a portrait shot from a camera held on its side), so that
 /// it is restored and written as it is meant to be seen; outputs carry no orientation tag.
-pub fn decode_still(bytes: &[u8], name: &str) -> Result<Planar> {
+pub fn decode_still(bytes: &[u8], name: &str) -> Result<Frame> {
     decode_oriented(bytes, name, true)
 }
 
-fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Planar> {
+fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Frame> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
     // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
@@ -36,7 +36,7 @@ fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Planar> {
     let (w, h) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
         .into_dimensions()
         .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
-    crate::planar::check_pixels(w as usize, h as usize, name)?;
+    crate::frame::check_pixels(w as usize, h as usize, name)?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -57,11 +57,11 @@ fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Planar> {
     if rgb.width() == 0 || rgb.height() == 0 {
         bail!("{name}: image is empty ({}x{})", rgb.width(), rgb.height());
     }
-    Planar::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
+    Frame::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
 }
 
 /// Reads an image from a file, or from stdin for `-`; the format comes from the content, not the name.
-pub fn read_image(path: &Path) -> Result<Planar> {
+pub fn read_image(path: &Path) -> Result<Frame> {
     let (bytes, name) = if is_stdio(path) {
         let mut v = Vec::new();
         std::io::stdin()
@@ -97,7 +97,7 @@ pub fn format_for(path: &Path) -> Result<ImageFormat> {
     }
 }
 
-pub fn encode(img: &Planar, format: ImageFormat) -> Result<Vec<u8>> {
+pub fn encode(img: &Frame, format: ImageFormat) -> Result<Vec<u8>> {
     let buf = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.to_rgb8())
         .context("frame size does not match its buffer")?;
     let mut out = std::io::Cursor::new(Vec::new());
@@ -118,7 +118,7 @@ pub fn encode(img: &Planar, format: ImageFormat) -> Result<Vec<u8>> {
 }
 
 /// Writes atomically (temporary file, then rename) so a failed run never leaves a half-written output.
-pub fn write_image(img: &Planar, path: &Path) -> Result<()> {
+pub fn write_image(img: &Frame, path: &Path) -> Result<()> {
     let bytes = encode(img, format_for(path)?)?;
     if is_stdio(path) {
         let mut out = std::io::stdout().lock();

@@ -5,12 +5,13 @@ use anyhow::{bail, Result};
 
 use crate::degrade::mask::{Fill, MaskSchedule};
 use crate::degrade::Degradation;
+use crate::frame::Frame;
 use crate::frame_mask::FrameMask;
 use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
-use crate::planar::Planar;
 use crate::restorer::Restorer;
 use crate::sampler::{sample, Restore, Sampler};
+use crate::setting::{refuse, Setting};
 
 pub struct Inpainter {
     pub restorer: Restorer,
@@ -43,10 +44,11 @@ impl InpaintPlan {
         let t_max = info.max_t();
         let steps = steps.unwrap_or(info.default_steps);
         if steps == 0 || steps > t_max {
-            bail!(
-                "--steps {steps} is outside 1..={t_max} (T of model {})",
-                info.name
-            );
+            return Err(refuse(
+                Setting::Steps,
+                steps,
+                format!("is outside 1..={t_max} (T of model {})", info.name),
+            ));
         }
         Ok(steps)
     }
@@ -80,7 +82,7 @@ impl Inpainter {
     }
 
     /// Fills the masked pixels of `img`. An empty mask returns the input unchanged.
-    pub fn restore(&mut self, img: &Planar, plan: &InpaintPlan) -> Result<Planar> {
+    pub fn restore(&mut self, img: &Frame, plan: &InpaintPlan) -> Result<Frame> {
         let (mask, schedule) = (&plan.mask, &plan.schedule);
         mask.check_fits(img.width, img.height, "the mask")?;
         if schedule.is_empty() {
@@ -119,11 +121,11 @@ impl MaskDegradation {
     pub fn new(info: &ModelInfo, step: usize) -> Result<Self> {
         let fill = inpaint_fill(info)?;
         if step > info.max_t() {
-            bail!(
-                "--step {step} is outside 0..={} (T of model {})",
-                info.max_t(),
-                info.name
-            );
+            return Err(refuse(
+                Setting::DegradeStep,
+                step,
+                format!("is outside 0..={} (T of model {})", info.max_t(), info.name),
+            ));
         }
         Ok(MaskDegradation {
             t_max: info.max_t(),
@@ -133,7 +135,7 @@ impl MaskDegradation {
     }
 
     /// D(img, step) for `mask`: RGB, with the still-missing pixels holding the model's fill.
-    pub fn apply(&self, img: &Planar, mask: &FrameMask) -> Result<Planar> {
+    pub fn apply(&self, img: &Frame, mask: &FrameMask) -> Result<Frame> {
         mask.check_fits(img.width, img.height, "the mask")?;
         let d = MaskSchedule::new(&mask.missing, img.width, img.height, self.t_max, self.fill)?;
         let mut out = d.apply(img, self.step);
@@ -150,7 +152,7 @@ impl MaskDegradation {
 struct HoleOnly<'a>(&'a mut Restorer);
 
 impl Restore for HoleOnly<'_> {
-    fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
+    fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame> {
         let mut x0 = self.0.predict(x, t)?;
         let still_missing = x.plane(3);
         for c in 0..3 {
@@ -174,7 +176,7 @@ impl Restore for HoleOnly<'_> {
 }
 
 /// Copies every pixel outside the mask from `input`: the model's output is used inside the hole only.
-pub fn keep_known(out: &mut Planar, input: &Planar, mask: &FrameMask) {
+pub fn keep_known(out: &mut Frame, input: &Frame, mask: &FrameMask) {
     for c in 0..3 {
         let src = input.plane(c);
         for ((o, &s), &m) in out.plane_mut(c).iter_mut().zip(src).zip(&mask.missing) {
@@ -185,8 +187,8 @@ pub fn keep_known(out: &mut Planar, input: &Planar, mask: &FrameMask) {
     }
 }
 
-fn mask_plane(mask: &FrameMask) -> Planar {
-    Planar {
+fn mask_plane(mask: &FrameMask) -> Frame {
+    Frame {
         width: mask.width,
         height: mask.height,
         channels: 1,

@@ -11,11 +11,11 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::deblur::{DeblurPlan, Deblurrer};
+use crate::frame::Frame;
 use crate::frame_mask::{FrameMask, MaskSource};
 use crate::inpaint::{InpaintPlan, Inpainter};
 use crate::model_info::ModelInfo;
 use crate::models::resolve;
-use crate::planar::Planar;
 use crate::restorer::Restorer;
 use crate::sampler::Sampler;
 
@@ -33,7 +33,7 @@ pub enum Request {
 /// Restores whole frames with its own model instance and plans: one per worker.
 pub trait FrameRestorer: Send {
     /// `input` names where the frame came from (a file, or `-`): a folder of masks is looked up by it.
-    fn restore(&mut self, input: &Path, frame: &Planar) -> Result<Planar>;
+    fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame>;
 }
 
 /// The request checked against its model.
@@ -168,7 +168,7 @@ struct DeblurWorker {
 }
 
 impl FrameRestorer for DeblurWorker {
-    fn restore(&mut self, _input: &Path, frame: &Planar) -> Result<Planar> {
+    fn restore(&mut self, _input: &Path, frame: &Frame) -> Result<Frame> {
         self.deblurrer.restore(frame, &self.plan)
     }
 }
@@ -183,7 +183,7 @@ struct InpaintWorker {
 }
 
 impl FrameRestorer for InpaintWorker {
-    fn restore(&mut self, input: &Path, frame: &Planar) -> Result<Planar> {
+    fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame> {
         if let Some(masks) = &self.masks {
             let mask = masks.for_frame(input, frame.width, frame.height)?;
             if mask.count() == 0 {

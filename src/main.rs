@@ -1,14 +1,13 @@
 //! Flags only: parse, validate through the library, run, and turn errors into one line on stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use argh::FromArgs;
 
 use coldframe::degrade::blur::blur;
-use coldframe::frame::{parse_size, StreamFormat};
-use coldframe::frame_mask::{MaskSource, Rect};
+use coldframe::frame_mask::{MaskImages, MaskSource, Rect};
 use coldframe::inpaint::MaskDegradation;
 use coldframe::job::{Job, Request};
 use coldframe::models::{
@@ -17,6 +16,8 @@ use coldframe::models::{
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::{map_paths, one_line};
 use coldframe::sampler::Sampler;
+use coldframe::setting::{rename, Setting};
+use coldframe::stream_io::{parse_size, Container, StreamFormat};
 use coldframe::stream_job::StreamJob;
 
 /// Declares an argh argument struct from named groups of flags, so that every command taking a group shares its
@@ -80,7 +81,7 @@ macro_rules! flags {
     };
     (@group $meta:tt $name:ident [$($fields:tt)*] [stream_io $(, $rest:ident)*]) => {
         flags!(@group $meta $name [$($fields)*
-            /// input format: y4m, rgb24, i420, mjpeg, ppm or png
+            /// input format: y4m, rgb24, i420 (or yuv420p), mjpeg, ppm or png (an unknown name lists what each is)
             #[argh(option)]
             format: String,
             /// output format (default: the input's)
@@ -268,7 +269,7 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let Some(cmd) = cli.cmd else {
-        anyhow::bail!("no command given (see coldframe --help)");
+        bail!("no command given (see coldframe --help)");
     };
     match cmd {
         Command::Deblur(a) => {
@@ -279,7 +280,7 @@ fn run(cli: Cli) -> Result<()> {
             restore_paths(Job::new(&a.model, a.steps, request)?, a.input, a.output)
         }
         Command::Inpaint(a) => {
-            let masks = MaskSource::new(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
+            let masks = mask_source(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
             let job = Job::new(&a.model, a.steps, Request::Inpaint { masks })?;
             restore_paths(job, a.input, a.output)
         }
@@ -288,7 +289,7 @@ fn run(cli: Cli) -> Result<()> {
             kind: DegradeKind::Blur(a),
         }) => {
             if !(a.severity > 0.0 && a.severity <= 64.0) {
-                anyhow::bail!("--severity {} is outside (0, 64] pixels", a.severity);
+                bail!("--severity {} is outside (0, 64] pixels", a.severity);
             }
             map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
                 Ok(blur(img, a.severity))
@@ -298,7 +299,7 @@ fn run(cli: Cli) -> Result<()> {
             kind: DegradeKind::Mask(a),
         }) => {
             let degrade = MaskDegradation::new(&load(&a.model)?.info, a.step)?;
-            let masks = MaskSource::new(a.mask.as_deref(), None, a.rect)?;
+            let masks = mask_source(a.mask.as_deref(), None, a.rect)?;
             map_paths(&io_path(a.input), &io_path(a.output), |path, img| {
                 degrade.apply(img, &masks.for_frame(path, img.width, img.height)?)
             })
@@ -310,6 +311,49 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn mask_source(
+    mask: Option<&Path>,
+    mask_dir: Option<&Path>,
+    rects: Vec<Rect>,
+) -> Result<MaskSource> {
+    let images = match (mask, mask_dir) {
+        (Some(_), Some(_)) => bail!("--mask and --mask-dir exclude each other"),
+        (Some(file), None) => MaskImages::file(file).context("--mask")?,
+        (None, Some(dir)) => MaskImages::folder(dir).context("--mask-dir")?,
+        (None, None) if rects.is_empty() => {
+            bail!("no mask given: use --mask FILE, --mask-dir FOLDER or --rect X,Y,W,H")
+        }
+        (None, None) => MaskImages::None,
+    };
+    MaskSource::new(images, rects)
+}
+
+/// The flag that sets each setting the library may refuse.
+fn flag_of(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Steps => "--steps",
+        Setting::Severity => "--severity",
+        Setting::DegradeStep => "--step",
+        Setting::Rect => "--rect",
+        Setting::Size => "--size",
+        Setting::Stride => "--stride",
+        Setting::Workers => "--workers",
+    }
+}
+
+/// `--format`, which says whether `--size` and `--stride` may or must be given.
+fn input_format(name: &str, size: bool, stride: bool) -> Result<StreamFormat> {
+    let format = parse_format(name, "--format")?;
+    if matches!(format.container(), Container::Raw(_)) {
+        if !size {
+            bail!("--format {format} needs --size WIDTHxHEIGHT");
+        }
+    } else if size || stride {
+        bail!("--size and --stride are for raw formats; {format} carries its size");
+    }
+    Ok(format)
+}
+
 fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
     f.parse()
         .map_err(|e: anyhow::Error| e.context(flag.to_string()))
@@ -319,7 +363,7 @@ fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
 macro_rules! stream_job {
     ($a:ident, $request:expr) => {
         StreamJob {
-            format: parse_format(&$a.format, "--format")?,
+            format: input_format(&$a.format, $a.size.is_some(), $a.stride.is_some())?,
             out_format: $a
                 .out_format
                 .as_deref()
@@ -350,7 +394,7 @@ fn stream(task: StreamTask) -> Result<()> {
         StreamTask::Inpaint(a) => stream_job!(
             a,
             Request::Inpaint {
-                masks: MaskSource::new(a.mask.as_deref(), None, a.rect)?,
+                masks: mask_source(a.mask.as_deref(), None, a.rect)?,
             }
         ),
     };
@@ -394,7 +438,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    match run(cli).map_err(|e| rename(e, flag_of)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coldframe: {}", one_line(&e));

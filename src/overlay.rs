@@ -10,17 +10,17 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Line, PrimitiveStyle};
 use embedded_graphics::text::{Baseline, Text};
 
+use crate::frame::Frame;
 use crate::frame_mask::FrameMask;
-use crate::planar::Planar;
 
 /// The frame buffer as an embedded-graphics canvas: pixels outside the frame are dropped.
-impl OriginDimensions for Planar {
+impl OriginDimensions for Frame {
     fn size(&self) -> Size {
         Size::new(self.width as u32, self.height as u32)
     }
 }
 
-impl DrawTarget for Planar {
+impl DrawTarget for Frame {
     type Color = Rgb888;
     type Error = Infallible;
 
@@ -43,18 +43,18 @@ impl DrawTarget for Planar {
 }
 
 /// White text on a black box, so it reads on any picture.
-pub fn draw_label(frame: &mut Planar, text: &str, x: i32, y: i32) {
+pub fn draw_label(frame: &mut Frame, text: &str, x: i32, y: i32) {
     let style = MonoTextStyleBuilder::new()
         .font(&FONT_6X10)
         .text_color(Rgb888::WHITE)
         .background_color(Rgb888::BLACK)
         .build();
-    // Drawing into a Planar cannot fail (Infallible).
+    // Drawing into a Frame cannot fail (Infallible).
     let _ = Text::with_baseline(text, Point::new(x, y), style, Baseline::Top).draw(frame);
 }
 
 /// Writes the input's left half over the output's left half, with a divider and labels.
-pub fn compose_compare(input: &Planar, output: &mut Planar) {
+pub fn compose_compare(input: &Frame, output: &mut Frame) {
     let half = output.width / 2;
     for c in 0..output.channels.min(input.channels) {
         let (src, w) = (input.plane(c), input.width);
@@ -92,9 +92,9 @@ pub fn mask_outline(mask: &FrameMask) -> Vec<Point> {
     out
 }
 
-pub fn draw_outline(frame: &mut Planar, outline: &[Point]) {
+pub fn draw_outline(frame: &mut Frame, outline: &[Point]) {
     let pixels = outline.iter().map(|&p| Pixel(p, Rgb888::YELLOW));
-    // Drawing on a Planar cannot fail (its error type is Infallible).
+    // Drawing on a Frame cannot fail (its error type is Infallible).
     let _ = frame.draw_iter(pixels);
 }
 
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn label_changes_only_its_corner_and_compare_splits_at_the_middle() {
-        let mut f = Planar::new(64, 32, 3, vec![0.5; 64 * 32 * 3]).unwrap();
+        let mut f = Frame::new(64, 32, 3, vec![0.5; 64 * 32 * 3]).unwrap();
         draw_label(&mut f, "ab", 0, 0);
         let changed: Vec<usize> = (0..64 * 32).filter(|i| f.data[*i] != 0.5).collect();
         assert!(!changed.is_empty());
@@ -112,8 +112,8 @@ mod tests {
             changed.iter().all(|i| i % 64 < 12 && i / 64 < 10),
             "label drawn outside its 2x(6x10) box"
         );
-        let input = Planar::new(64, 32, 3, vec![0.0; 64 * 32 * 3]).unwrap();
-        let mut out = Planar::new(64, 32, 3, vec![1.0; 64 * 32 * 3]).unwrap();
+        let input = Frame::new(64, 32, 3, vec![0.0; 64 * 32 * 3]).unwrap();
+        let mut out = Frame::new(64, 32, 3, vec![1.0; 64 * 32 * 3]).unwrap();
         compose_compare(&input, &mut out);
         assert_eq!(out.data[5 * 64 + 10], 0.0); // left: input
         assert_eq!(out.data[5 * 64 + 50], 1.0); // right: output

@@ -5,19 +5,19 @@
 use std::borrow::Cow;
 
 use crate::degrade::blur::reflect_index;
-use crate::planar::Planar;
+use crate::frame::Frame;
 
 pub fn padded_len(n: usize, stride: usize) -> usize {
     n.div_ceil(stride) * stride
 }
 
 /// The frame itself when its sides already divide (no copy: a 640x480 frame at stride 8).
-pub fn reflect_pad_to_stride(x: &Planar, stride: usize) -> Cow<'_, Planar> {
+pub fn reflect_pad_to_stride(x: &Frame, stride: usize) -> Cow<'_, Frame> {
     let (w, h) = (padded_len(x.width, stride), padded_len(x.height, stride));
     if (w, h) == (x.width, x.height) {
         return Cow::Borrowed(x);
     }
-    let mut out = Planar::zeros(w, h, x.channels);
+    let mut out = Frame::zeros(w, h, x.channels);
     for c in 0..x.channels {
         let src = x.plane(c);
         let dst = out.plane_mut(c);

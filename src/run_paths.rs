@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::frame::Frame;
 use crate::image_io::{images_in, is_stdio, read_image, write_image};
-use crate::planar::Planar;
 
 /// An error and its causes on one line, whatever a decoder's message holds, so logs and scripts see one line
 /// per failure.
@@ -22,7 +22,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
 pub fn map_paths(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Path, &Planar) -> Result<Planar>,
+    mut op: impl FnMut(&Path, &Frame) -> Result<Frame>,
 ) -> Result<()> {
     if !is_stdio(input) && input.is_dir() {
         return map_folder(input, output, op);
@@ -41,7 +41,7 @@ pub fn map_paths(
 fn map_folder(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Path, &Planar) -> Result<Planar>,
+    mut op: impl FnMut(&Path, &Frame) -> Result<Frame>,
 ) -> Result<()> {
     if is_stdio(output) || output.is_file() {
         bail!(

@@ -11,7 +11,7 @@
 use anyhow::Result;
 
 use crate::degrade::Degradation;
-use crate::planar::Planar;
+use crate::frame::Frame;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampler {
@@ -32,7 +32,7 @@ impl std::str::FromStr for Sampler {
 
 /// Anything that predicts x0 from (x_t, t): the tract restorer, or a stand-in in tests.
 pub trait Restore {
-    fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar>;
+    fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame>;
 
     /// Whether D(predict(x, t), t) equals x exactly for every state x the sampler shows it at step t. Then the
     /// improved update `x - D(x0, t) + D(x0, t')` is D(x0, t') itself (x - x is exactly 0), and the sampler
@@ -58,17 +58,17 @@ pub fn schedule(t_star: usize, steps: usize) -> Vec<usize> {
 pub fn sample(
     restorer: &mut dyn Restore,
     degradation: &dyn Degradation,
-    x: &Planar,
+    x: &Frame,
     t_star: usize,
     steps: usize,
     sampler: Sampler,
-) -> Result<Planar> {
+) -> Result<Frame> {
     if t_star == 0 {
         return Ok(x.clone());
     }
     let ts = schedule(t_star, steps);
     // The state after the first step; the input is only copied when a step updates it.
-    let mut state: Option<Planar> = None;
+    let mut state: Option<Frame> = None;
     for pair in ts.windows(2) {
         let (t, next) = (pair[0], pair[1]);
         let x0 = restorer.predict(state.as_ref().unwrap_or(x), t)?;
@@ -115,22 +115,22 @@ mod tests {
 
     /// A restorer that knows the answer, and records the states the sampler shows it.
     struct Oracle {
-        x0: Planar,
-        seen: Vec<(usize, Planar)>,
+        x0: Frame,
+        seen: Vec<(usize, Frame)>,
     }
 
     impl Restore for Oracle {
-        fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
+        fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame> {
             self.seen.push((t, x.clone()));
             Ok(self.x0.clone())
         }
     }
 
-    fn frame() -> Planar {
+    fn frame() -> Frame {
         let data = (0..3 * 24 * 16)
             .map(|i| ((i * 37) % 101) as f32 / 100.0)
             .collect();
-        Planar::new(24, 16, 3, data).unwrap()
+        Frame::new(24, 16, 3, data).unwrap()
     }
 
     #[test]

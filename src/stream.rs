@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::frame::{FrameReader, FrameWriter};
-use crate::planar::Planar;
+use crate::frame::Frame;
+use crate::stream_io::{FrameReader, FrameWriter};
 
 /// Restores one frame; each worker owns one.
-pub type FrameOp = Box<dyn FnMut(&Planar) -> Result<Planar> + Send>;
+pub type FrameOp = Box<dyn FnMut(&Frame) -> Result<Frame> + Send>;
 
 #[derive(Debug, Default, Clone)]
 pub struct StreamStats {
@@ -53,7 +53,7 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
 
 /// Called in output order just before a frame is written: with the frame, its restoration time in ms and the
 /// statistics so far (the overlay draws here); then once more after it is written, with `None`.
-pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Planar>, f64, &StreamStats) + Send + 'a>;
+pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Frame>, f64, &StreamStats) + Send + 'a>;
 
 /// Runs the stream to its end. `ops` has one restorer per worker.
 pub fn run_stream(
@@ -64,9 +64,9 @@ pub fn run_stream(
 ) -> Result<StreamStats> {
     let k = ops.len().max(1);
     let start = Instant::now();
-    let (job_tx, job_rx) = sync_channel::<(u64, Planar)>(k);
+    let (job_tx, job_rx) = sync_channel::<(u64, Frame)>(k);
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (done_tx, done_rx) = sync_channel::<(u64, Result<Planar>, f64)>(k);
+    let (done_tx, done_rx) = sync_channel::<(u64, Result<Frame>, f64)>(k);
     let (token_tx, token_rx) = sync_channel::<()>(k);
     for _ in 0..k {
         // The channel has room for exactly k tokens and its receiver is alive here.
@@ -131,13 +131,13 @@ fn reader_index(r: &FrameReader) -> u64 {
 
 fn write_in_order(
     writer: &mut FrameWriter,
-    done: Receiver<(u64, Result<Planar>, f64)>,
+    done: Receiver<(u64, Result<Frame>, f64)>,
     tokens: SyncSender<()>,
     start: Instant,
     hook: &mut FrameHook<'_>,
 ) -> Result<StreamStats> {
     let mut stats = StreamStats::default();
-    let mut pending: BTreeMap<u64, (Planar, f64)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Frame, f64)> = BTreeMap::new();
     let mut next = 0u64;
     for (i, res, ms) in done.iter() {
         let frame = res.with_context(|| format!("restoring frame {i}"))?;
@@ -179,7 +179,7 @@ fn write_in_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::StreamFormat;
+    use crate::stream_io::StreamFormat;
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -213,7 +213,7 @@ mod tests {
         let ops: Vec<FrameOp> = (0..k)
             .map(|_| {
                 let (started, written, worst) = (started.clone(), written.clone(), worst.clone());
-                Box::new(move |f: &Planar| {
+                Box::new(move |f: &Frame| {
                     let s = started.fetch_add(1, Ordering::SeqCst) + 1;
                     worst.fetch_max(s - written.load(Ordering::SeqCst), Ordering::SeqCst);
                     // frame numbers 0, 3, 6... are slow: later frames overtake them
@@ -258,7 +258,7 @@ mod tests {
     fn a_failing_frame_stops_the_stream_with_its_number() {
         let ops: Vec<FrameOp> = (0..2)
             .map(|_| {
-                Box::new(|f: &Planar| {
+                Box::new(|f: &Frame| {
                     if (f.data[0] * 255.0).round() as u8 == 4 {
                         anyhow::bail!("boom")
                     }

@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use crate::frame::{FrameReader, FrameWriter, StreamFormat};
+use crate::frame::Frame;
 use crate::job::{Job, Request};
 use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
-use crate::planar::Planar;
+use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
+use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -41,7 +42,7 @@ impl StreamJob {
                 .unwrap_or(1)
         });
         if !(1..=256).contains(&workers) {
-            bail!("--workers {workers} is outside 1..=256");
+            return Err(refuse(Setting::Workers, workers, "is outside 1..=256"));
         }
         let reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
@@ -51,7 +52,7 @@ impl StreamJob {
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         for _ in 0..workers {
             let mut worker = job.worker()?;
-            ops.push(Box::new(move |f: &Planar| {
+            ops.push(Box::new(move |f: &Frame| {
                 worker.restore(std::path::Path::new("-"), f)
             }));
         }
@@ -61,7 +62,7 @@ impl StreamJob {
         if self.compare {
             ops = ops.into_iter().map(with_compare).collect();
         }
-        let writer = FrameWriter::new(out_format, output, reader.y4m.as_ref(), (w, h));
+        let writer = FrameWriter::new(out_format, output, reader.y4m_header(), (w, h));
         eprintln!(
             "coldframe: stream {} -> {out_format} {w}x{h}, model {name}, {what}, {workers} workers",
             self.format
@@ -69,7 +70,7 @@ impl StreamJob {
         let mut last = std::time::Instant::now();
         let (show, overlay) = (self.progress, self.overlay);
         let label = format!("{name} S={steps}");
-        let hook = move |frame: Option<&mut Planar>, ms: f64, s: &StreamStats| match frame {
+        let hook = move |frame: Option<&mut Frame>, ms: f64, s: &StreamStats| match frame {
             Some(f) if overlay => {
                 draw_outline(f, &outline);
                 // this frame counts towards the rate it shows
@@ -103,7 +104,7 @@ impl StreamJob {
 
 /// `--compare`: the input's left half beside the restored right half.
 fn with_compare(mut op: FrameOp) -> FrameOp {
-    Box::new(move |f: &Planar| {
+    Box::new(move |f: &Frame| {
         let mut out = op(f)?;
         compose_compare(f, &mut out);
         Ok(out)

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coldframe::frame::{FrameReader, StreamFormat};
+use coldframe::stream_io::{FrameReader, StreamFormat};
 
 struct Counting;
 

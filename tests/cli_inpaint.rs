@@ -5,9 +5,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use coldframe::frame::Frame;
 use coldframe::frame_mask::FrameMask;
 use coldframe::image_io::{read_image, write_image};
-use coldframe::planar::Planar;
 use common::{coldframe, data, ok, refused, s, tmp};
 
 fn rgb8(p: &Path) -> Vec<u8> {
@@ -15,7 +15,7 @@ fn rgb8(p: &Path) -> Vec<u8> {
 }
 
 /// PSNR over the masked pixels only.
-fn hole_psnr(a: &Planar, b: &Planar, mask: &FrameMask) -> f64 {
+fn hole_psnr(a: &Frame, b: &Frame, mask: &FrameMask) -> f64 {
     let n = a.width * a.height;
     let (mut se, mut k) = (0.0f64, 0usize);
     for c in 0..3 {
@@ -28,7 +28,7 @@ fn hole_psnr(a: &Planar, b: &Planar, mask: &FrameMask) -> f64 {
 }
 
 /// The simplest fill a user could do by hand: every hole pixel gets the mean of the known pixels.
-fn mean_fill(img: &Planar, mask: &FrameMask) -> Planar {
+fn mean_fill(img: &Frame, mask: &FrameMask) -> Frame {
     let n = img.width * img.height;
     let mut out = img.clone();
     for c in 0..3 {
@@ -227,6 +227,16 @@ fn bad_masks_are_refused_and_an_empty_mask_copies_the_input() {
     let out = tmp("never.png");
     let o = s(&out);
     refused(&["inpaint", s(&img), o], &["no mask given"]);
+    let mask_path = data("sample_mask.png");
+    let mask = s(&mask_path);
+    refused(
+        &["inpaint", "--mask", mask, "--mask-dir", "tests", s(&img), o],
+        &["--mask and --mask-dir exclude each other"],
+    );
+    refused(
+        &["inpaint", "--mask-dir", mask, s(&img), o],
+        &["--mask-dir", "sample_mask.png: not a folder"],
+    );
     refused(
         &["inpaint", "--mask", s(&data("sample_mask.png")), s(&img), o],
         &["320x240", "101x75", "frame's size"],

@@ -4,7 +4,7 @@ mod common;
 
 use coldframe::degrade::blur::{blur, gaussian_kernel, BlurSchedule};
 use coldframe::degrade::Degradation;
-use coldframe::planar::Planar;
+use coldframe::frame::Frame;
 use common::{max_abs_diff, Reader};
 
 #[test]
@@ -28,11 +28,11 @@ fn rust_blur_equals_python_blur_on_shared_vectors() {
     }
 }
 
-fn ramp(w: usize, h: usize) -> Planar {
+fn ramp(w: usize, h: usize) -> Frame {
     let data = (0..3 * w * h)
         .map(|i| ((i * 7919) % 251) as f32 / 250.0)
         .collect();
-    Planar::new(w, h, 3, data).unwrap()
+    Frame::new(w, h, 3, data).unwrap()
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn kernel_is_normalised_and_symmetric() {
 
 #[test]
 fn constant_frame_stays_constant_at_every_border() {
-    let x = Planar::new(5, 4, 3, vec![0.625; 60]).unwrap();
+    let x = Frame::new(5, 4, 3, vec![0.625; 60]).unwrap();
     let y = blur(&x, 4.0);
     assert!(y.data.iter().all(|v| (v - 0.625).abs() < 1e-6));
 }
@@ -87,7 +87,7 @@ fn blur_grows_with_the_step() {
     let s = BlurSchedule {
         sigmas: (0..=8).map(|t| t as f32 * 0.5).collect(),
     };
-    let tv = |p: &Planar| p.data.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f32>();
+    let tv = |p: &Frame| p.data.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f32>();
     let tvs: Vec<f32> = (0..=8).map(|t| tv(&s.apply(&x, t))).collect();
     assert!(tvs.windows(2).all(|w| w[1] < w[0]), "{tvs:?}");
 }

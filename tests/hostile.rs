@@ -213,17 +213,17 @@ fn models_that_are_not_coldframe_models_are_refused() {
 fn frames_that_push_the_models_to_extremes_come_out_finite_and_in_range() {
     // all black, all white, a hard checkerboard: the restorers must not produce NaN or wrap around
     use coldframe::deblur::Deblurrer;
+    use coldframe::frame::Frame;
     use coldframe::frame_mask::FrameMask;
     use coldframe::inpaint::Inpainter;
     use coldframe::models::resolve;
-    use coldframe::planar::Planar;
     use coldframe::restorer::Restorer;
     use coldframe::sampler::Sampler;
     let (w, h) = (40, 24);
     let frames = [
-        Planar::zeros(w, h, 3),
-        Planar::new(w, h, 3, vec![1.0; 3 * w * h]).unwrap(),
-        Planar::new(
+        Frame::zeros(w, h, 3),
+        Frame::new(w, h, 3, vec![1.0; 3 * w * h]).unwrap(),
+        Frame::new(
             w,
             h,
             3,

@@ -480,3 +480,31 @@ fn stream_inpaint_through_i420_keeps_known_luma_and_untouched_chroma_blocks() {
         }
     }
 }
+
+#[test]
+fn help_and_a_wrong_format_name_list_every_format_of_the_table() {
+    use coldframe::stream_io::FORMATS;
+    let help = Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(["stream", "deblur", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let out = stream(&["--format", "h264"], b"");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--format") && err.contains("\"h264\""),
+        "{err}"
+    );
+    for f in FORMATS {
+        for name in f.names {
+            assert!(help.contains(name), "--help does not name {name}: {help}");
+            assert!(err.contains(name), "the error does not name {name}: {err}");
+        }
+        assert!(
+            err.contains(f.help),
+            "the error does not say what {} is: {err}",
+            f.names[0]
+        );
+    }
+}

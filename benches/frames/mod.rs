@@ -1,10 +1,10 @@
 //! The frame every latency bench runs on (benches/compare_ort.py builds the same one in numpy).
 
-use coldframe::planar::Planar;
+use coldframe::frame::Frame;
 
 /// The benchmark frame; benches/compare_ort.py builds the same one. For the inpainters (4 channels) the fourth
 /// is a mask: a centred box of a quarter of each side, with the fill value under it.
-pub fn frame(w: usize, h: usize, channels: usize) -> Planar {
+pub fn frame(w: usize, h: usize, channels: usize) -> Frame {
     let mut data = vec![0.0f32; channels * w * h];
     let hole = |x: usize, y: usize| {
         (3 * w / 8..5 * w / 8).contains(&x) && (3 * h / 8..5 * h / 8).contains(&y)
@@ -20,5 +20,5 @@ pub fn frame(w: usize, h: usize, channels: usize) -> Planar {
             }
         }
     }
-    Planar::new(w, h, channels, data).expect("sizes match")
+    Frame::new(w, h, channels, data).expect("sizes match")
 }

@@ -1,7 +1,7 @@
 //! Concatenated MJPEG / PPM / PNG images: the first byte picks the format, the rest is the stream.
 #![no_main]
 
-use coldframe::frame::{FrameReader, StreamFormat};
+use coldframe::stream_io::{FrameReader, StreamFormat};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! rest is the stream.
 #![no_main]
 
-use coldframe::frame::{FrameReader, StreamFormat};
+use coldframe::stream_io::{FrameReader, StreamFormat};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

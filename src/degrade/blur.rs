@@ -3,7 +3,7 @@
 //! is not repeated), horizontal pass then vertical. Shared vectors in tests/data prove the two sides agree.
 
 use super::Degradation;
-use crate::planar::Planar;
+use crate::frame::Frame;
 
 pub fn kernel_radius(sigma: f32) -> usize {
     if sigma > 0.0 {
@@ -39,7 +39,7 @@ pub fn reflect_index(i: i64, n: usize) -> usize {
 /// The loops are plain ones the compiler vectorises; on x86-64 they are compiled a second time for AVX-512 (the
 /// portable build targets SSE2) and that copy runs where the CPU has it. Both do the same float operations in
 /// the same order on each pixel (no fused multiply-adds: Rust does not contract), so they give the same bits.
-pub fn blur(x: &Planar, sigma: f32) -> Planar {
+pub fn blur(x: &Frame, sigma: f32) -> Frame {
     if sigma <= 0.0 || !sigma.is_finite() {
         return x.clone();
     }
@@ -53,12 +53,12 @@ pub fn blur(x: &Planar, sigma: f32) -> Planar {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn blur_avx512(x: &Planar, sigma: f32) -> Planar {
+unsafe fn blur_avx512(x: &Frame, sigma: f32) -> Frame {
     blur_inlined(x, sigma)
 }
 
 #[inline(always)]
-fn blur_inlined(x: &Planar, sigma: f32) -> Planar {
+fn blur_inlined(x: &Frame, sigma: f32) -> Frame {
     let k = gaussian_kernel(sigma);
     let r = k.len() / 2;
     let (w, h) = (x.width, x.height);
@@ -69,7 +69,7 @@ fn blur_inlined(x: &Planar, sigma: f32) -> Planar {
     let yi: Vec<usize> = (0..h + 2 * r)
         .map(|i| reflect_index(i as i64 - r as i64, h))
         .collect();
-    let mut out = Planar::zeros(w, h, x.channels);
+    let mut out = Frame::zeros(w, h, x.channels);
     let mut tmp = vec![0.0f32; w * h];
     let mut row = vec![0.0f32; w + 2 * r];
     for c in 0..x.channels {
@@ -127,7 +127,7 @@ impl BlurSchedule {
 }
 
 impl Degradation for BlurSchedule {
-    fn apply(&self, x: &Planar, t: usize) -> Planar {
+    fn apply(&self, x: &Frame, t: usize) -> Frame {
         blur(x, self.sigmas[t.min(self.max_t())])
     }
 }

@@ -15,7 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use super::pyramid_fill::{pyramid_fill, Relaxation};
 use super::Degradation;
-use crate::planar::Planar;
+use crate::frame::Frame;
 
 /// What the still-missing pixels hold in the degraded frame (docs/design.md §3, the model card).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -192,7 +192,7 @@ impl MaskSchedule {
 impl Degradation for MaskSchedule {
     /// RGB of `x` (3 or 4 channels) with the fill where the mask is still missing at t, plus that mask. The
     /// pyramid fill reads only the pixels known at t, so what `x` holds in the hole never matters.
-    fn apply(&self, x: &Planar, t: usize) -> Planar {
+    fn apply(&self, x: &Frame, t: usize) -> Frame {
         debug_assert!(x.width == self.width && x.height == self.height && x.channels >= 3);
         let missing = self.missing_at(t);
         let (w, h) = (self.width, self.height);
@@ -214,7 +214,7 @@ impl Degradation for MaskSchedule {
             Fill::Sor => pyramid_fill(&mut data, &missing, w, h, Relaxation::Sor),
         }
         data.extend(missing.iter().map(|&m| if m { 1.0f32 } else { 0.0 }));
-        Planar {
+        Frame {
             width: self.width,
             height: self.height,
             channels: 4,
@@ -319,7 +319,7 @@ mod tests {
                         }
                     })
                     .collect();
-                Planar::new(w, h, 3, data).unwrap()
+                Frame::new(w, h, 3, data).unwrap()
             };
             let (x, a, b) = (frame(0.0), d.apply(&frame(0.0), t), d.apply(&frame(7.0), t));
             assert_eq!(
@@ -366,21 +366,21 @@ mod sampler_tests {
 
     /// A w x h RGB frame of values ((i * step) % modulus) / (modulus - 1) in [0, 1], varied enough that a fill or
     /// a sampler mixing up pixels shows.
-    fn pattern(w: usize, h: usize, step: usize, modulus: usize) -> Planar {
+    fn pattern(w: usize, h: usize, step: usize, modulus: usize) -> Frame {
         let data = (0..3 * w * h)
             .map(|i| ((i * step) % modulus) as f32 / (modulus - 1) as f32)
             .collect();
-        Planar::new(w, h, 3, data).expect("3 planes of w x h")
+        Frame::new(w, h, 3, data).expect("3 planes of w x h")
     }
 
     /// Knows the answer; records the mask channel of every state it is shown.
     struct Oracle {
-        x0: Planar,
+        x0: Frame,
         masks: Vec<(usize, Vec<bool>)>,
     }
 
     impl Restore for Oracle {
-        fn predict(&mut self, x: &Planar, t: usize) -> anyhow::Result<Planar> {
+        fn predict(&mut self, x: &Frame, t: usize) -> anyhow::Result<Frame> {
             self.masks
                 .push((t, x.plane(3).iter().map(|&v| v > 0.5).collect()));
             Ok(self.x0.clone())
@@ -394,7 +394,7 @@ mod sampler_tests {
     }
 
     impl Restore for HoleGuess {
-        fn predict(&mut self, x: &Planar, t: usize) -> anyhow::Result<Planar> {
+        fn predict(&mut self, x: &Frame, t: usize) -> anyhow::Result<Frame> {
             let mut x0 = x.clone();
             x0.truncate_channels(3);
             let n = x.width * x.height;

@@ -33,8 +33,8 @@ use anyhow::{bail, ensure, Context, Result};
 use tract_core::knobs::KnobScope;
 use tract_onnx::prelude::*;
 
+use crate::frame::Frame;
 use crate::model_info::ModelInfo;
-use crate::planar::Planar;
 use crate::sampler::Restore;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -122,7 +122,7 @@ pub struct NodeTime {
 
 impl Restorer {
     /// One network call like `predict`, timing every node of the optimised plan; nodes in execution order.
-    pub fn profile(&mut self, x: &Planar, t: usize) -> Result<Vec<NodeTime>> {
+    pub fn profile(&mut self, x: &Frame, t: usize) -> Result<Vec<NodeTime>> {
         let plan = self.plan(x.width, x.height)?;
         let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
         let step = Tensor::from_shape(&[1], &[t as f32])?;
@@ -147,7 +147,7 @@ impl Restorer {
 
 impl Restore for Restorer {
     /// One network call. The frame's sides must be multiples of the model's stride (see `pad`).
-    fn predict(&mut self, x: &Planar, t: usize) -> Result<Planar> {
+    fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame> {
         let s = self.info.stride;
         ensure!(
             x.width.is_multiple_of(s) && x.height.is_multiple_of(s),
@@ -187,6 +187,6 @@ impl Restore for Restorer {
             Some(contiguous) => contiguous.to_vec(),
             None => y.iter().copied().collect(),
         };
-        Planar::new(x.width, x.height, 3, data)
+        Frame::new(x.width, x.height, 3, data)
     }
 }

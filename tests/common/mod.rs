@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use coldframe::frame::Frame;
 use coldframe::models::resolve;
-use coldframe::planar::Planar;
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
 
@@ -65,17 +65,17 @@ impl Reader {
     }
 
     /// A float32 tensor: ndim, shape, data. Returned as a frame ([C, H, W] or [1, C, H, W]).
-    pub fn frame(&mut self) -> Planar {
+    pub fn frame(&mut self) -> Frame {
         let nd = self.u32() as usize;
         let shape: Vec<usize> = (0..nd).map(|_| self.u32() as usize).collect();
         let n: usize = shape.iter().product();
         let data = self.f32s(n);
         let (c, h, w) = (shape[nd - 3], shape[nd - 2], shape[nd - 1]);
-        Planar::new(w, h, c, data).expect("fixture shape")
+        Frame::new(w, h, c, data).expect("fixture shape")
     }
 }
 
-pub fn max_abs_diff(a: &Planar, b: &Planar) -> f32 {
+pub fn max_abs_diff(a: &Frame, b: &Frame) -> f32 {
     assert_eq!(
         (a.width, a.height, a.channels),
         (b.width, b.height, b.channels)
@@ -87,7 +87,7 @@ pub fn max_abs_diff(a: &Planar, b: &Planar) -> f32 {
         .fold(0.0, f32::max)
 }
 
-pub fn psnr(a: &Planar, b: &Planar) -> f64 {
+pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     let mse: f64 = a
         .data
         .iter()

@@ -8,12 +8,28 @@ use anyhow::{ensure, Context, Result};
 
 use super::color::{Subsampling, YuvLayout};
 use super::y4m::MAX_FRAME_BYTES;
-use super::StreamFormat;
-use crate::planar::Planar;
+use crate::frame::Frame;
+use crate::setting::{refuse, Setting};
+
+/// How a raw frame's pixels are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawPixels {
+    Rgb24,
+    I420,
+}
+
+impl std::fmt::Display for RawPixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RawPixels::Rgb24 => "rgb24",
+            RawPixels::I420 => "i420",
+        })
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct RawLayout {
-    pub format: StreamFormat,
+    pub format: RawPixels,
     pub width: usize,
     pub height: usize,
     /// Bytes per row as stored: RGB24 rows, or I420 luma rows (chroma rows are stride / 2).
@@ -22,26 +38,30 @@ pub struct RawLayout {
 
 impl RawLayout {
     pub fn new(
-        format: StreamFormat,
+        format: RawPixels,
         width: usize,
         height: usize,
         stride: Option<usize>,
     ) -> Result<Self> {
-        crate::planar::check_pixels(width, height, &format!("the {format} frame"))?;
+        crate::frame::check_pixels(width, height, &format!("the {format} frame"))?;
         let tight = match format {
-            StreamFormat::Rgb24 => 3 * width,
-            _ => width,
+            RawPixels::Rgb24 => 3 * width,
+            RawPixels::I420 => width,
         };
         let stride = stride.unwrap_or(tight);
-        ensure!(
-            stride >= tight,
-            "--stride {stride} is shorter than a {width}-pixel {format} row ({tight} bytes)"
-        );
-        if format == StreamFormat::I420 {
-            ensure!(
-                stride == width || stride.is_multiple_of(2),
-                "--stride {stride}: an I420 stride must be even (chroma rows take half)"
-            );
+        if stride < tight {
+            return Err(refuse(
+                Setting::Stride,
+                stride,
+                format!("is shorter than a {width}-pixel {format} row ({tight} bytes)"),
+            ));
+        }
+        if format == RawPixels::I420 && stride != width && !stride.is_multiple_of(2) {
+            return Err(refuse(
+                Setting::Stride,
+                stride,
+                "is odd: an I420 stride must be even (chroma rows take half)",
+            ));
         }
         let l = RawLayout {
             format,
@@ -67,13 +87,15 @@ impl RawLayout {
 
     pub fn frame_bytes(&self) -> usize {
         match self.format {
-            StreamFormat::Rgb24 => self.stride * self.height,
-            _ => self.stride * self.height + 2 * self.chroma_stride() * self.height.div_ceil(2),
+            RawPixels::Rgb24 => self.stride * self.height,
+            RawPixels::I420 => {
+                self.stride * self.height + 2 * self.chroma_stride() * self.height.div_ceil(2)
+            }
         }
     }
 
     /// Reads one frame; `Ok(None)` at a clean end of stream, an error naming the bytes for a partial one.
-    pub fn read(&self, r: &mut dyn Read, index: u64, buf: &mut Vec<u8>) -> Result<Option<Planar>> {
+    pub fn read(&self, r: &mut dyn Read, index: u64, buf: &mut Vec<u8>) -> Result<Option<Frame>> {
         let need = self.frame_bytes();
         buf.clear();
         let got = super::read_up_to(r, need, buf)
@@ -89,18 +111,18 @@ impl RawLayout {
         Ok(Some(self.unpack(buf)))
     }
 
-    fn unpack(&self, buf: &[u8]) -> Planar {
+    fn unpack(&self, buf: &[u8]) -> Frame {
         let (w, h) = (self.width, self.height);
         match self.format {
-            StreamFormat::Rgb24 => {
+            RawPixels::Rgb24 => {
                 let mut tight = Vec::with_capacity(3 * w * h);
                 for y in 0..h {
                     tight.extend_from_slice(&buf[y * self.stride..y * self.stride + 3 * w]);
                 }
                 // Sizes agree by construction.
-                Planar::from_rgb8(w, h, &tight).expect("tight RGB24 frame")
+                Frame::from_rgb8(w, h, &tight).expect("tight RGB24 frame")
             }
-            _ => {
+            RawPixels::I420 => {
                 let (cw, ch, cs) = (w.div_ceil(2), h.div_ceil(2), self.chroma_stride());
                 let mut tight = Vec::with_capacity(w * h + 2 * cw * ch);
                 for y in 0..h {
@@ -131,7 +153,7 @@ mod tests {
 
     #[test]
     fn strided_rows_are_unpacked_and_padding_ignored() {
-        let l = RawLayout::new(StreamFormat::Rgb24, 2, 2, Some(8)).unwrap();
+        let l = RawLayout::new(RawPixels::Rgb24, 2, 2, Some(8)).unwrap();
         let bytes = [
             10, 20, 30, 40, 50, 60, 99, 99, 70, 80, 90, 100, 110, 120, 99, 99,
         ];
@@ -145,7 +167,7 @@ mod tests {
 
     #[test]
     fn i420_stride_like_rpicam() {
-        let l = RawLayout::new(StreamFormat::I420, 780, 4, Some(832)).unwrap();
+        let l = RawLayout::new(RawPixels::I420, 780, 4, Some(832)).unwrap();
         assert_eq!(l.frame_bytes(), 832 * 4 + 2 * 416 * 2);
         let mut bytes = vec![235u8; l.frame_bytes()];
         bytes[832 * 4..].fill(128);
@@ -160,12 +182,12 @@ mod tests {
 
     #[test]
     fn bad_layouts_and_short_frames_are_named() {
-        let e = RawLayout::new(StreamFormat::Rgb24, 10, 10, Some(20))
+        let e = RawLayout::new(RawPixels::Rgb24, 10, 10, Some(20))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("--stride 20") && e.contains("30 bytes"), "{e}");
-        assert!(RawLayout::new(StreamFormat::Rgb24, 16384, 16384, None).is_err());
-        let l = RawLayout::new(StreamFormat::Rgb24, 2, 2, None).unwrap();
+        assert!(e.contains("stride 20") && e.contains("30 bytes"), "{e}");
+        assert!(RawLayout::new(RawPixels::Rgb24, 16384, 16384, None).is_err());
+        let l = RawLayout::new(RawPixels::Rgb24, 2, 2, None).unwrap();
         let mut buf = Vec::new();
         // 17 bytes: one whole frame (12) then 5 of the next
         let mut r = &[1u8; 17][..];

@@ -16,6 +16,16 @@ pub enum ImageKind {
     Png,
 }
 
+impl ImageKind {
+    pub fn image_format(self) -> image::ImageFormat {
+        match self {
+            ImageKind::Jpeg => image::ImageFormat::Jpeg,
+            ImageKind::Ppm => image::ImageFormat::Pnm,
+            ImageKind::Png => image::ImageFormat::Png,
+        }
+    }
+}
+
 /// Reads exactly `n` more bytes into `out`; a short read is an error naming what was being read.
 fn take(r: &mut dyn BufRead, n: usize, out: &mut Vec<u8>, what: &str) -> Result<()> {
     ensure!(
@@ -201,12 +211,12 @@ fn png(r: &mut dyn BufRead, out: &mut Vec<u8>, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Frame;
     use crate::image_io::encode;
-    use crate::planar::Planar;
     use image::ImageFormat;
 
-    fn frame(v: f32) -> Planar {
-        Planar::new(
+    fn frame(v: f32) -> Frame {
+        Frame::new(
             24,
             16,
             3,

@@ -2,7 +2,7 @@
 //! chroma (replicated up, averaged 2x2 down), 4:4:4, or mono (luma only: the grey frame goes through the model
 //! as RGB and comes back as its luma).
 
-use crate::planar::{to_u8, Planar};
+use crate::frame::{to_u8, Frame};
 
 const KR: f32 = 0.299;
 const KB: f32 = 0.114;
@@ -46,12 +46,12 @@ impl YuvLayout {
     }
 
     /// Planes Y, U, V (tightly packed, `frame_bytes` long) to RGB in [0, 1].
-    pub fn to_rgb(&self, yuv: &[u8]) -> Planar {
+    pub fn to_rgb(&self, yuv: &[u8]) -> Frame {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = self.chroma_size();
         let (yoff, ys, cs) = self.scales();
         let n = w * h;
-        let mut out = Planar::zeros(w, h, 3);
+        let mut out = Frame::zeros(w, h, 3);
         let (luma, chroma) = yuv.split_at(n);
         let (u, v) = chroma.split_at(cw * ch);
         // Each row's chroma is spread to one value per pixel first, so the per-pixel loop below runs over plain
@@ -96,7 +96,7 @@ impl YuvLayout {
     /// RGB back to planes Y, U, V, rounded and clamped to 0..=255. Limited-range values outside the legal
     /// 16-235 / 16-240 (camera over- and undershoot, ffmpeg's testsrc) are kept, not clipped: a pixel the
     /// restorer did not touch (inpainting's known pixels) comes back as it came in.
-    pub fn from_rgb(&self, rgb: &Planar, out: &mut Vec<u8>) {
+    pub fn from_rgb(&self, rgb: &Frame, out: &mut Vec<u8>) {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = self.chroma_size();
         let (yoff, ys, cs) = self.scales();
@@ -229,7 +229,7 @@ mod tests {
             .iter()
             .all(|v| (v - 1.0).abs() < 1e-6));
         let mut out = Vec::new();
-        f.from_rgb(&Planar::new(1, 1, 3, vec![0.0; 3]).unwrap(), &mut out);
+        f.from_rgb(&Frame::new(1, 1, 3, vec![0.0; 3]).unwrap(), &mut out);
         assert_eq!(out, [0, 128, 128]);
     }
 
@@ -242,19 +242,19 @@ mod tests {
             full_range: true,
         };
         assert_eq!(l.frame_bytes(), 9 + 2 * 4);
-        let grey = Planar::new(3, 3, 3, vec![0.5; 27]).unwrap();
+        let grey = Frame::new(3, 3, 3, vec![0.5; 27]).unwrap();
         let mut out = Vec::new();
         l.from_rgb(&grey, &mut out);
         assert!(out[9..].iter().all(|c| *c == 128));
     }
 
     // The per-pixel code before its loops were restructured to vectorise: the conversions must keep its bits.
-    fn reference_to_rgb(layout: &YuvLayout, yuv: &[u8]) -> Planar {
+    fn reference_to_rgb(layout: &YuvLayout, yuv: &[u8]) -> Frame {
         let (w, h) = (layout.width, layout.height);
         let (cw, ch) = layout.chroma_size();
         let (yoff, ys, cs) = layout.scales();
         let n = w * h;
-        let mut out = Planar::zeros(w, h, 3);
+        let mut out = Frame::zeros(w, h, 3);
         let (luma, chroma) = yuv.split_at(n);
         let (u, v) = chroma.split_at(cw * ch);
         for y in 0..h {
@@ -283,7 +283,7 @@ mod tests {
         out
     }
 
-    fn reference_from_rgb(layout: &YuvLayout, rgb: &Planar, out: &mut Vec<u8>) {
+    fn reference_from_rgb(layout: &YuvLayout, rgb: &Frame, out: &mut Vec<u8>) {
         let (w, h) = (layout.width, layout.height);
         let (cw, ch) = layout.chroma_size();
         let (yoff, ys, cs) = layout.scales();
@@ -355,7 +355,7 @@ mod tests {
                     let rgb: Vec<f32> = (0..3 * w * h)
                         .map(|_| (next() % 1200) as f32 / 1000.0 - 0.1)
                         .collect();
-                    let rgb = Planar::new(w, h, 3, rgb).unwrap();
+                    let rgb = Frame::new(w, h, 3, rgb).unwrap();
                     let (mut got, mut want) = (Vec::new(), Vec::new());
                     l.from_rgb(&rgb, &mut got);
                     reference_from_rgb(&l, &rgb, &mut want);

@@ -120,7 +120,7 @@ pub fn parse_header(line: &[u8]) -> Result<Y4mHeader> {
         "mono" => Chroma::Mono,
         other => bail!("Y4M colour space C{other} is not supported (420jpeg, 420mpeg2, 420paldv, 420, 444, mono)"),
     };
-    crate::planar::check_pixels(width, height, "the Y4M frame")?;
+    crate::frame::check_pixels(width, height, "the Y4M frame")?;
     let hdr = Y4mHeader {
         width,
         height,

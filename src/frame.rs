@@ -19,7 +19,7 @@ pub fn check_pixels(width: usize, height: usize, what: &str) -> Result<()> {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Planar {
+pub struct Frame {
     pub width: usize,
     pub height: usize,
     pub channels: usize,
@@ -27,7 +27,7 @@ pub struct Planar {
     pub data: Vec<f32>,
 }
 
-impl Planar {
+impl Frame {
     pub fn new(width: usize, height: usize, channels: usize, data: Vec<f32>) -> Result<Self> {
         ensure!(
             data.len() == width * height * channels,
@@ -35,7 +35,7 @@ impl Planar {
             data.len(),
             width * height * channels
         );
-        Ok(Planar {
+        Ok(Frame {
             width,
             height,
             channels,
@@ -44,7 +44,7 @@ impl Planar {
     }
 
     pub fn zeros(width: usize, height: usize, channels: usize) -> Self {
-        Planar {
+        Frame {
             width,
             height,
             channels,
@@ -77,7 +77,7 @@ impl Planar {
                 data[c * n + i] = px[c] as f32 / 255.0;
             }
         }
-        Ok(Planar {
+        Ok(Frame {
             width,
             height,
             channels: 3,
@@ -106,7 +106,7 @@ impl Planar {
     }
 
     /// The top-left width x height part; the frame itself, uncopied, when that is all of it.
-    pub fn crop(self, width: usize, height: usize) -> Planar {
+    pub fn crop(self, width: usize, height: usize) -> Frame {
         debug_assert!(width <= self.width && height <= self.height);
         if (width, height) == (self.width, self.height) {
             return self;
@@ -118,7 +118,7 @@ impl Planar {
                 data.extend_from_slice(&p[y * self.width..y * self.width + width]);
             }
         }
-        Planar {
+        Frame {
             width,
             height,
             channels: self.channels,
