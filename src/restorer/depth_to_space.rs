@@ -90,6 +90,64 @@ impl TypedOp for DepthToSpace2 {
     as_op!();
 }
 
+/// `id` starts a chain of AxisOps (reshapes, moves) with one reader each; if the whole chain moves the elements
+/// of a [1, 4C, H, W] tensor exactly as a block-2 depth-to-space does, it becomes one `DepthToSpace2`.
+pub(super) fn pixel_shuffle_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let first = model.node(id);
+    if !first.op_is::<AxisOp>() || model.node(first.inputs[0].node).op_is::<AxisOp>() {
+        return Ok(None);
+    }
+    let x_fact = model.outlet_fact(first.inputs[0])?;
+    let Some(&[1, c4, h, w]) = x_fact.shape.as_concrete() else {
+        return Ok(None);
+    };
+    if c4 % 4 != 0 {
+        return Ok(None);
+    }
+    // Follow the chain while each node is an AxisOp read by exactly one AxisOp; run it on element indices.
+    let mut chain = vec![id];
+    loop {
+        let node = model.node(*chain.last().expect("not empty"));
+        match &*node.outputs[0].successors {
+            [next] if model.node(next.node).op_is::<AxisOp>() => chain.push(next.node),
+            _ => break,
+        }
+    }
+    let last = *chain.last().expect("not empty");
+    let Some(out_shape) = model
+        .outlet_fact(OutletId::new(last, 0))?
+        .shape
+        .as_concrete()
+        .map(|s| s.to_vec())
+    else {
+        return Ok(None);
+    };
+    if out_shape != [1, c4 / 4, 2 * h, 2 * w] {
+        return Ok(None);
+    }
+    let indices: Vec<i32> = (0..(c4 * h * w) as i32).collect();
+    let mut value = tensor1(&indices).into_shape(&[1, c4, h, w])?.into_tvalue();
+    for &n in &chain {
+        let Some(out) = model.node(n).op.eval_out_of_plan(tvec!(value))? else {
+            return Ok(None);
+        };
+        value = out.into_iter().next().context("an AxisOp has one output")?;
+    }
+    let mut expected = vec![0i32; indices.len()];
+    depth_to_space2(&indices, (c4, h, w), &mut expected);
+    if value.try_as_plain_ram()?.as_slice::<i32>()? != expected.as_slice() {
+        return Ok(None);
+    }
+    let mut patch = TypedModelPatch::new(format!("pixel shuffle {}", first.name));
+    let x = patch.tap_model(model, first.inputs[0])?;
+    let y = patch.wire_node(&first.name, DepthToSpace2, &[x])?[0];
+    patch.shunt_outside(model, OutletId::new(last, 0), y)?;
+    Ok(Some(patch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

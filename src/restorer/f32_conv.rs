@@ -13,6 +13,8 @@ use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedFormat;
 
 use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
+use super::cpu::with_avx512;
+use super::graph::{conv_patch, float_conv_at};
 use super::kernel::{packed_operand, reuse_or_allocate_f32, PackedMatmul};
 
 #[derive(Clone)]
@@ -192,15 +194,7 @@ impl F32Conv {
 /// `dst[i] = src[2 i]`: a stride-2 convolution's taps along a row. Element by element this gather was most of the
 /// stride-2 layers' im2col time; on x86-64 with AVX-512 it takes 16 at a time with one two-source permute.
 fn gather_even(src: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    let done = if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { gather_even_avx512(src, dst) }
-    } else {
-        0
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let done = 0;
+    let done = with_avx512!(gather_even_avx512(src, dst), 0);
     for (d, v) in dst[done..]
         .iter_mut()
         .zip(src[2 * done..].iter().step_by(2))
@@ -250,50 +244,26 @@ fn scatter_row<const R: usize>(row: &[f32], packed: &mut [f32], panel_len: usize
 
 conv_op_plumbing!(F32Conv, f32);
 
+/// Any other float convolution with a kernel (not 1x1) becomes `F32Conv`.
+pub(super) fn f32_conv_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let Some((conv, geometry, weights)) = float_conv_at(model, id)? else {
+        return Ok(None);
+    };
+    conv_patch(
+        model,
+        id,
+        conv.x,
+        F32Conv::new(geometry, weights, conv.bias)?,
+    )
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// The largest |got - expected| of an op's output against the reference (same length asserted).
-    pub fn worst_difference(got: &Tensor, expected: &[f32]) -> f32 {
-        let got = got.try_as_plain_ram().unwrap();
-        let got = got.as_slice::<f32>().unwrap();
-        assert_eq!(got.len(), expected.len());
-        got.iter()
-            .zip(expected)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max)
-    }
-
-    pub fn reference(g: &ConvGeometry, w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
-        let (h, wd) = g.input;
-        let (oh, ow) = g.output;
-        let (kh, kw) = g.kernel;
-        let mut y = vec![0f32; g.out_channels * oh * ow];
-        for co in 0..g.out_channels {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = b[co] as f64;
-                    for ci in 0..g.in_channels {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (oy * g.stride.0 + ky) as isize - g.pad.0 as isize;
-                                let ix = (ox * g.stride.1 + kx) as isize - g.pad.1 as isize;
-                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
-                                    continue;
-                                }
-                                let xv = x[(ci * h + iy as usize) * wd + ix as usize] as f64;
-                                acc +=
-                                    w[((co * g.in_channels + ci) * kh + ky) * kw + kx] as f64 * xv;
-                            }
-                        }
-                    }
-                    y[(co * oh + oy) * ow + ox] = acc as f32;
-                }
-            }
-        }
-        y
-    }
+    use crate::restorer::reference::{conv_f32, f32_case, worst_difference};
 
     #[test]
     fn even_gather_takes_every_other_value_for_any_length() {
@@ -334,15 +304,8 @@ pub(crate) mod tests {
                 input,
                 output,
             };
-            let k = cin * kernel.0 * kernel.1;
-            let w: Vec<f32> = (0..cout * k)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 400.0)
-                .collect();
-            let b: Vec<f32> = (0..cout).map(|c| c as f32 * 0.01 - 0.1).collect();
-            let x: Vec<f32> = (0..cin * input.0 * input.1)
-                .map(|i| (i * 53 % 97) as f32 / 97.0)
-                .collect();
-            let expected = reference(&g, &w, &b, &x);
+            let (w, b, x) = f32_case(&g);
+            let expected = conv_f32(&g, &w, &b, &x);
             for (direct_pack, tile_bytes, relu) in [
                 (true, 1 << 30, false),
                 (false, 1 << 30, false),

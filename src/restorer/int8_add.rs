@@ -6,15 +6,13 @@
 //!   through a library call).
 
 use tract_core::internal::*;
+use tract_core::ops::element_wise::ElementWiseOp;
+use tract_core::ops::math::Add;
+use tract_core::ops::quant::QuantizeLinearU8;
 
-use super::int8_conv::quantize_u8;
-
-/// Scale and zero point of one u8 tensor.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct QuantParams {
-    pub scale: f32,
-    pub zero: u8,
-}
+use super::cpu::with_avx512;
+use super::graph::{dequantized_u8, is_binary, single_quantize};
+use super::quant::{quantize_u8, QuantParams};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Add {
@@ -33,12 +31,7 @@ impl Int8Add {
     /// perform the same float operations in the same order (Rust never fuses a multiply and an add), so the same
     /// bits; a test compares them.
     pub fn run(&self, a: &[u8], b: &[u8], y: &mut [u8]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU has AVX-512 F and BW, checked just above.
-            return unsafe { self.run_avx512(a, b, y) };
-        }
-        self.run_portable(a, b, y)
+        with_avx512!(self.run_avx512(a, b, y), self.run_portable(a, b, y))
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -149,6 +142,89 @@ impl TypedOp for QuantizeU8 {
     }
 
     as_op!();
+}
+
+pub(super) fn int8_add_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    if !is_binary::<Add>(node) {
+        return Ok(None);
+    }
+    let (Some((a, aq)), Some((b, bq))) = (
+        dequantized_u8(model, node.inputs[0])?,
+        dequantized_u8(model, node.inputs[1])?,
+    ) else {
+        return Ok(None);
+    };
+    let Some((q_id, q)) = single_quantize(model, node) else {
+        return Ok(None);
+    };
+    let (fa, fb) = (model.outlet_fact(a)?, model.outlet_fact(b)?);
+    if fa.shape != fb.shape || fa.shape.as_concrete().is_none() {
+        return Ok(None);
+    }
+    let op = Int8Add {
+        a: aq,
+        b: bq,
+        y_inv_scale: q.scale,
+        y_zero: q.zero_point,
+    };
+    let mut patch = TypedModelPatch::new(format!("int8 add {}", node.name));
+    let taps = [patch.tap_model(model, a)?, patch.tap_model(model, b)?];
+    let y = patch.wire_node(&node.name, op, &taps)?[0];
+    patch.shunt_outside(model, OutletId::new(q_id, 0), y)?;
+    Ok(Some(patch))
+}
+
+pub(super) fn identity_u8_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(ew) = node.op_as::<ElementWiseOp>() else {
+        return Ok(None);
+    };
+    let u8_dt = u8::datum_type();
+    if node.inputs.len() != 1
+        || model.outlet_fact(node.inputs[0])?.datum_type != u8_dt
+        || model.outlet_fact(OutletId::new(id, 0))?.datum_type != u8_dt
+    {
+        return Ok(None);
+    }
+    let every_byte = tensor1(&(0..=255u8).collect::<Vec<_>>());
+    let mapped = ew.0.eval_out_of_place(&every_byte, ew.1)?;
+    if mapped != every_byte {
+        return Ok(None);
+    }
+    TypedModelPatch::shunt_one_op(model, node)
+}
+
+pub(super) fn quantize_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(q) = node
+        .op_as::<ElementWiseOp>()
+        .and_then(|ew| ew.0.downcast_ref::<QuantizeLinearU8>())
+    else {
+        return Ok(None);
+    };
+    if model.outlet_fact(node.inputs[0])?.datum_type != f32::datum_type() {
+        return Ok(None);
+    }
+    let op = QuantizeU8 {
+        inv_scale: q.scale,
+        zero: q.zero_point,
+    };
+    Ok(Some(TypedModelPatch::replace_single_op(
+        model,
+        node,
+        &node.inputs,
+        op,
+    )?))
 }
 
 #[cfg(test)]

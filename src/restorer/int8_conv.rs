@@ -15,7 +15,11 @@ use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedI8K4;
 
 use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
+use super::cpu::with_avx512;
 use super::kernel::{packed_operand, reuse_or_allocate, PackedMatmul};
+
+use super::graph::{dequantized_u8, float_conv, single_quantize};
+use super::quant::quantize_u8;
 
 /// Quantized weights and the requantization of one convolution, as read off a QDQ graph.
 pub struct QuantizedConv {
@@ -349,15 +353,14 @@ fn requantize(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        #[target_feature(enable = "avx512f,avx512bw")]
-        unsafe fn avx512(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
-            each(accs, multiplier, zero, y)
-        }
-        // SAFETY: the CPU has AVX-512 F and BW, checked just above.
-        return unsafe { avx512(accs, multiplier, zero, y) };
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn avx512(accs: &[i32], multiplier: f32, zero: i32, y: &mut [u8]) {
+        each(accs, multiplier, zero, y)
     }
-    each(accs, multiplier, zero, y)
+    with_avx512!(
+        avx512(accs, multiplier, zero, y),
+        each(accs, multiplier, zero, y)
+    )
 }
 
 thread_local! {
@@ -490,88 +493,86 @@ fn copy_small(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// QuantizeLinear's rounding of an already scaled value: round half to even, add the zero point, saturate to
-/// u8. Adding 1.5 * 2^23 leaves the nearest integer (ties to even, the default rounding mode) in the low mantissa
-/// bits, read off as an integer: no library call (`f32::round_ties_even` is one on x86-64 without SSE4.1) and
-/// only min/max/integer steps, so the loops around it vectorise. Values beyond +-4e6 saturate either way.
-#[inline(always)]
-pub(super) fn quantize_u8(v: f32, zero: i32) -> u8 {
-    const MAGIC: f32 = 12_582_912.0;
-    let v = v.clamp(-4_000_000.0, 4_000_000.0);
-    let i = (v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32 + zero;
-    i.clamp(0, 255) as u8
-}
-
 conv_op_plumbing!(Int8Conv, u8);
+
+pub(super) fn int8_conv_patch(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<TypedModelPatch>> {
+    let node = model.node(id);
+    let Some(conv) = float_conv(model, node)? else {
+        return Ok(None);
+    };
+    let Some((x, xq)) = dequantized_u8(model, conv.x)? else {
+        return Ok(None);
+    };
+    let Some((q_id, q)) = single_quantize(model, model.node(conv.last)) else {
+        return Ok(None);
+    };
+    let (Some(&[1, cin, h, w]), Some(&[1, cout, oh, ow])) = (
+        model.outlet_fact(x)?.shape.as_concrete(),
+        model
+            .outlet_fact(OutletId::new(q_id, 0))?
+            .shape
+            .as_concrete(),
+    ) else {
+        return Ok(None);
+    };
+    let &[wo, wi, kh, kw] = conv.weights.shape() else {
+        return Ok(None);
+    };
+    if (wo, wi) != (cout, cin) || conv.bias.len() != cout {
+        return Ok(None);
+    }
+    let weights = conv.weights.cast_to::<f32>()?;
+    let weights = weights.try_as_plain_ram()?.as_slice::<f32>()?;
+    let k = cin * kh * kw;
+    let mut q_weights = Vec::with_capacity(cout * k);
+    let mut q_bias = Vec::with_capacity(cout);
+    let mut multiplier = Vec::with_capacity(cout);
+    for c in 0..cout {
+        let wc = &weights[c * k..(c + 1) * k];
+        let max = wc.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let w_scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        for &wv in wc {
+            let qv = wv / w_scale;
+            if (qv - qv.round()).abs() > 1e-3 {
+                return Ok(None);
+            }
+            q_weights.push(qv.round() as i8);
+        }
+        // The bias was quantized with scale x_scale * w_scale (onnxruntime's rule): this is its integer.
+        q_bias.push((conv.bias[c] / (xq.scale * w_scale)).round() as i32);
+        // QuantizeLinearU8 keeps 1 / y_scale.
+        multiplier.push(xq.scale * w_scale * q.scale);
+    }
+    let op = Int8Conv::new(QuantizedConv {
+        geometry: ConvGeometry {
+            in_channels: cin,
+            out_channels: cout,
+            kernel: (kh, kw),
+            stride: conv.stride,
+            pad: conv.pad,
+            input: (h, w),
+            output: (oh, ow),
+        },
+        weights: q_weights,
+        bias: q_bias,
+        x_zero: xq.zero,
+        multiplier,
+        y_zero: q.zero_point,
+    })?;
+    let mut patch = TypedModelPatch::new(format!("int8 conv {}", node.name));
+    let x = patch.tap_model(model, x)?;
+    let y = patch.wire_node(&node.name, op, &[x])?[0];
+    patch.shunt_outside(model, OutletId::new(q_id, 0), y)?;
+    Ok(Some(patch))
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator: the test needs varied values, not statistical quality.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u32 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) as u32
-        }
-        /// A symmetric int8 weight, as the quantizer writes them: -127..=127.
-        fn weight(&mut self) -> i8 {
-            ((self.next() % 255) as i32 - 127) as i8
-        }
-    }
-
-    /// The textbook definition: every tap, zero point as padding, i32 sums, the same rounding.
-    fn reference(q: &QuantizedConv, x: &[u8]) -> Vec<u8> {
-        let g = &q.geometry;
-        let (h, w) = g.input;
-        let (oh, ow) = g.output;
-        let (kh, kw) = g.kernel;
-        let mut y = vec![0u8; g.out_channels * oh * ow];
-        for co in 0..g.out_channels {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = q.bias[co];
-                    for ci in 0..g.in_channels {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (oy * g.stride.0 + ky) as isize - g.pad.0 as isize;
-                                let ix = (ox * g.stride.1 + kx) as isize - g.pad.1 as isize;
-                                let xv = if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
-                                {
-                                    q.x_zero
-                                } else {
-                                    x[(ci * h + iy as usize) * w + ix as usize]
-                                };
-                                let wv = q.weights[((co * g.in_channels + ci) * kh + ky) * kw + kx];
-                                acc += wv as i32 * (xv as i32 - q.x_zero as i32);
-                            }
-                        }
-                    }
-                    let v = (acc as f32 * q.multiplier[co]).round_ties_even() + q.y_zero as f32;
-                    y[(co * oh + oy) * ow + ox] = v.clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
-        y
-    }
-
-    #[test]
-    fn quantize_rounds_half_to_even_then_saturates() {
-        let std = |v: f32, z: i32| (v.round_ties_even() + z as f32).clamp(0.0, 255.0) as u8;
-        // Every half step from -300 to 300 (ties), values just off them, and far out of range.
-        let mut values: Vec<f32> = (-600..=600).map(|i| i as f32 * 0.5).collect();
-        values.extend((-600..=600).map(|i| i as f32 * 0.5 + 0.001));
-        values.extend([1e7, -1e7, 3.9e6, -3.9e6, 0.0, -0.0, 1e-30]);
-        for z in [0, 37, 128, 255] {
-            for &v in &values {
-                assert_eq!(quantize_u8(v, z), std(v, z), "v {v} zero {z}");
-            }
-        }
-    }
+    use crate::restorer::reference::{conv_u8, Lcg};
 
     #[test]
     fn integer_convolution_matches_the_definition_exactly() {
@@ -620,7 +621,7 @@ mod tests {
             let x: Vec<u8> = (0..cin * input.0 * input.1)
                 .map(|_| rng.next() as u8)
                 .collect();
-            let expected = reference(&q(), &x);
+            let expected = conv_u8(&q(), &x);
             // Whole-frame tiles and tiles of 64 columns, which cut output rows at arbitrary places.
             for (direct_pack, tile_bytes) in
                 [(true, 1 << 30), (false, 1 << 30), (true, 1), (false, 1)]

@@ -5,7 +5,7 @@
 //! (symbolic H/W does not survive tract's U-Net skip concatenations).
 //!
 //! Between tract's declutter and its optimiser, `rewrite` replaces what tract 0.23.9 runs slowly on our models
-//! with ops of this module, built on tract-linalg's matrix kernels (README, Speed, has the measurements):
+//! with ops of this module, built on tract-linalg's matrix kernels (docs/performance.md has the measurements):
 //! - an int8 (QDQ) model's quantized 3x3 and 1x1 convolutions become integer convolutions (`int8_conv`) and its
 //!   residual sums integer sums (`int8_add`): tract would run them as float convolutions between quantize and
 //!   dequantize passes;
@@ -13,14 +13,27 @@
 //!   stride-2 ones tiled im2col convolutions (`f32_conv`);
 //! - on x86-64, whatever float convolution is left goes through im2col rather than tract's direct spatial kernel
 //!   (measured slower here; ARM keeps tract's own choice, not measured on a board).
+//!
+//! The files, by job: each op in its own file with the rewrite pattern that builds it (`int8_conv`, `int8_add`,
+//! `winograd_conv`, `f32_conv`, `depth_to_space`; `fuse` folds a ReLU or residual sum into a float convolution);
+//! `rewrite` runs the patterns in passes; `graph` reads tract's graph for them; `kernel`, `conv_geometry` and
+//! `quant` hold what several ops share (tract-linalg's matrix kernels, convolution taps, int8 rounding); `cpu`
+//! picks an op's AVX-512 or portable copy; `reference` (tests only) holds the definitions the ops are tested
+//! against.
 
 mod conv_geometry;
+mod cpu;
 mod depth_to_space;
 mod f32_conv;
+mod fuse;
+mod graph;
 mod int8_add;
 mod int8_conv;
 mod kernel;
 pub mod peak;
+mod quant;
+#[cfg(test)]
+mod reference;
 mod rewrite;
 mod winograd_conv;
 
