@@ -26,7 +26,7 @@ fn int8_model_matches_onnxruntime() {
 #[test]
 fn every_quantized_convolution_and_sum_runs_in_integers() {
     // If an export change broke the QDQ pattern the rewrite looks for, tract would silently fall back to float
-    // convolutions between quantize/dequantize passes, 2-3x slower (README, Speed): catch it here.
+    // convolutions between quantize/dequantize passes, 2-3x slower (docs/performance.md): catch it here.
     // (model, integer convolutions, integer sums, Winograd float convolutions, tiled float convolutions, ReLUs
     // and residual sums folded into float convolutions). Of the
     // float models' ten 3x3 convolutions the eight at stride 1 run by Winograd and the two stride-2 ones tiled

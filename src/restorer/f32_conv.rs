@@ -1,7 +1,7 @@
 //! A float convolution in cache-sized column tiles on tract-linalg's f32 matrix kernel.
 //!
 //! tract 0.23.9 lowers a 3x3 convolution either to its direct spatial kernel or to a lazy im2col feeding the
-//! matrix kernel (README, Speed: both under 20 GMAC/s here on our 24- and 48-channel layers, against 45-65 for
+//! matrix kernel (docs/performance.md: both under 20 GMAC/s here on our 24- and 48-channel layers, against 45-65 for
 //! the kernel alone). This op builds the im2col of a tile of output columns (at most `tile_bytes` of it, so it
 //! stays in the L2 cache), packs it with the kernel's own packer and multiplies, with the bias fused.
 

@@ -7,7 +7,7 @@
 //! channel pair where im2col needs 9, 4x fewer, and 2.25 transformed values per output and channel to write where
 //! im2col writes 9. Those products have only `in` (17-96) as their depth, where tract-linalg's kernel runs at a
 //! third to a half of its peak (per-tile overhead); F(2x2, 3x3), with 2.25x fewer multiply-adds, was measured no
-//! faster than im2col for that reason (README, Speed).
+//! faster than im2col for that reason (docs/performance.md).
 //!
 //! The frame is the kernel's row side and the weights its column side: the product then comes out with the
 //! blocks of one output channel contiguous (what the output transform reads), and the kernel's column tile (12 on
@@ -54,7 +54,7 @@ const G: [[f64; 3]; PATCH] = [
 const BIAS_POSITION: usize = PATCH + 1;
 
 /// The f32 kernel asked for on x86-64, where tract's picker answers these shapes erratically (48x4, 80x2, 40x2
-/// or 16x12 by channel count; README, Speed). Elsewhere tract's own pick stands (ARM: not measured on a board).
+/// or 16x12 by channel count; docs/performance.md). Elsewhere tract's own pick stands (ARM: not measured on a board).
 const X86_KERNEL: &str = "avx512_mmm_f32_16x12";
 
 #[derive(Clone)]
