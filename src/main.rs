@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use argh::FromArgs;
 
 use coldframe::degrade::blur::blur;
+use coldframe::degrade::camera_blur::{CameraBlur, Psf, T_CAMERA};
 use coldframe::frame_mask::{MaskImages, MaskSource, Rect};
 use coldframe::inpaint::MaskDegradation;
 use coldframe::job::{Job, Request};
@@ -186,7 +187,7 @@ flags! {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "degrade")]
-/// Apply a forward degradation D, the same one the models were trained on.
+/// Apply a forward degradation D: the Gaussian blur and the mask the embedded models invert, or a camera blur.
 struct DegradeArgs {
     #[argh(subcommand)]
     kind: DegradeKind,
@@ -196,6 +197,9 @@ struct DegradeArgs {
 #[argh(subcommand)]
 enum DegradeKind {
     Blur(DegradeBlurArgs),
+    Defocus(DegradeDefocusArgs),
+    Motion(DegradeMotionArgs),
+    Shake(DegradeShakeArgs),
     Mask(DegradeMaskArgs),
 }
 
@@ -221,6 +225,42 @@ flags! {
         /// the Gaussian sigma in pixels, > 0 and at most 64
         #[argh(option)]
         severity: f32,
+    }
+}
+
+flags! {
+    #[argh(subcommand, name = "defocus")]
+    /// Defocus blur: a disc whose edge is antialiased over one pixel, reflect padding (docs/design.md §2a).
+    struct DegradeDefocusArgs [files] {
+        /// the disc's radius in pixels, > 0 and at most 8
+        #[argh(option)]
+        radius: f64,
+    }
+}
+
+flags! {
+    #[argh(subcommand, name = "motion")]
+    /// Linear motion blur: a straight line through each pixel, reflect padding (docs/design.md §2a).
+    struct DegradeMotionArgs [files] {
+        /// the line's length in pixels, > 0 and at most 25
+        #[argh(option)]
+        length: f64,
+        /// its direction in degrees, counter-clockwise from the x axis (default 0: horizontal)
+        #[argh(option, default = "0.0")]
+        angle: f32,
+    }
+}
+
+flags! {
+    #[argh(subcommand, name = "shake")]
+    /// Camera shake: a smooth random trajectory, the same shape for a seed at every length (docs/design.md §2a).
+    struct DegradeShakeArgs [files] {
+        /// the trajectory's length in pixels, > 0 and at most 25
+        #[argh(option)]
+        length: f64,
+        /// which trajectory (default 1)
+        #[argh(option, default = "1")]
+        seed: u32,
     }
 }
 
@@ -296,6 +336,34 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Degrade(DegradeArgs {
+            kind: DegradeKind::Defocus(a),
+        }) => {
+            let psf = camera_psf(CameraBlur::Defocus, "--radius", a.radius)?;
+            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
+                Ok(psf.convolve(img))
+            })
+        }
+        Command::Degrade(DegradeArgs {
+            kind: DegradeKind::Motion(a),
+        }) => {
+            if !a.angle.is_finite() {
+                bail!("--angle {} is not a number of degrees", a.angle);
+            }
+            let family = CameraBlur::Motion { angle: a.angle };
+            let psf = camera_psf(family, "--length", a.length)?;
+            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
+                Ok(psf.convolve(img))
+            })
+        }
+        Command::Degrade(DegradeArgs {
+            kind: DegradeKind::Shake(a),
+        }) => {
+            let psf = camera_psf(CameraBlur::Shake { seed: a.seed }, "--length", a.length)?;
+            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
+                Ok(psf.convolve(img))
+            })
+        }
+        Command::Degrade(DegradeArgs {
             kind: DegradeKind::Mask(a),
         }) => {
             let degrade = MaskDegradation::new(&load(&a.model)?.info, a.step)?;
@@ -309,6 +377,15 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The PSF of `family` at `extent` pixels (its `flag`), which must lie in (0, the family's extent at T].
+fn camera_psf(family: CameraBlur, flag: &str, extent: f64) -> Result<Psf> {
+    let max = family.extent(T_CAMERA);
+    if !(extent > 0.0 && extent <= max) {
+        bail!("{flag} {extent} is outside (0, {max}] pixels");
+    }
+    Ok(family.psf_at(extent))
 }
 
 fn mask_source(

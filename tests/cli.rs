@@ -308,3 +308,54 @@ fn a_still_with_exif_orientation_comes_out_upright() {
         );
     }
 }
+
+#[test]
+fn degrade_writes_each_camera_blur_as_the_library_computes_it() {
+    use coldframe::degrade::camera_blur::CameraBlur;
+    let img = data("val_bridge.png");
+    let input = read_image(&img).unwrap();
+    for (args, family, extent) in [
+        (vec!["defocus", "--radius", "3.5"], CameraBlur::Defocus, 3.5),
+        (
+            vec!["motion", "--length", "11", "--angle", "-30"],
+            CameraBlur::Motion { angle: -30.0 },
+            11.0,
+        ),
+        (
+            vec!["shake", "--length", "17", "--seed", "5"],
+            CameraBlur::Shake { seed: 5 },
+            17.0,
+        ),
+    ] {
+        let out = tmp(&format!("degrade-{}.png", args[0]));
+        let mut cmd = vec!["degrade"];
+        cmd.extend(&args);
+        cmd.extend([s(&img), s(&out)]);
+        ok(&cmd);
+        let got = read_image(&out).unwrap();
+        let want = family.psf_at(extent).convolve(&input);
+        // The PNG holds the blur rounded to 8 bits.
+        let worst = got
+            .data
+            .iter()
+            .zip(&want.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst <= 0.5 / 255.0 + 1e-6, "{args:?}: off by {worst}");
+        assert!(psnr(&got, &input) < 35.0, "{args:?} barely blurred");
+    }
+    let never = tmp("never.png");
+    let (i, o) = (s(&img), s(&never));
+    refused(
+        &["degrade", "defocus", "--radius", "9", i, o],
+        &["--radius 9", "(0, 8]"],
+    );
+    refused(
+        &["degrade", "motion", "--length", "0", i, o],
+        &["--length 0", "(0, 25]"],
+    );
+    refused(
+        &["degrade", "shake", "--length", "NaN", i, o],
+        &["--length NaN"],
+    );
+}

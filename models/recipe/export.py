@@ -7,6 +7,7 @@
 Writes models/deblur-f32.onnx, models/deblur-int8.onnx (static QDQ int8, per-channel weights, calibrated on
 training crops), tests/data/blur_vectors.bin (Rust D == Python D), tests/data/parity_*.bin (tract ==
 onnxruntime, for both files) and tests/data/sampler_f32.bin (Rust sampler == the evaluation's Python sampler).
+`--vectors` rewrites only the degradations' shared vectors (blur, camera blur, mask, pyramid fills).
 For inpaint: models/inpaint-{f32,int8}.onnx, tests/data/mask_vectors.bin (Rust mask schedule == Python's),
 tests/data/parity_inpaint_{f32,int8}.bin and tests/data/sampler_inpaint_f32.bin.
 """
@@ -24,6 +25,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quantize_static)
 
 sys.path.insert(0, os.path.dirname(__file__))
+import camera_blur  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
 from net import ColdUNet, Exported, macs_per_pixel  # noqa: E402
@@ -358,6 +360,7 @@ def main():
     if args.vectors:
         td = os.path.join(ROOT, "tests", "data")
         blur_vectors(os.path.join(td, "blur_vectors.bin"))
+        camera_blur.vectors(os.path.join(td, "camera_blur_vectors.bin"))
         mask_vectors(os.path.join(td, "mask_vectors.bin"))
         return pyramid_vectors(os.path.join(td, "pyramid_vectors.bin"))
     if args.requantize:

@@ -3,6 +3,7 @@
 //! is not repeated), horizontal pass then vertical. Shared vectors in tests/data prove the two sides agree.
 
 use super::Degradation;
+use crate::cpu::with_avx512;
 use crate::frame::Frame;
 
 pub fn kernel_radius(sigma: f32) -> usize {
@@ -43,12 +44,7 @@ pub fn blur(x: &Frame, sigma: f32) -> Frame {
     if sigma <= 0.0 || !sigma.is_finite() {
         return x.clone();
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        return unsafe { blur_avx512(x, sigma) };
-    }
-    blur_inlined(x, sigma)
+    with_avx512!(blur_avx512(x, sigma), blur_inlined(x, sigma))
 }
 
 #[cfg(target_arch = "x86_64")]

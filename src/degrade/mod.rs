@@ -1,6 +1,7 @@
 //! The forward degradations D(x, t) the restorers were trained to invert.
 
 pub mod blur;
+pub mod camera_blur;
 pub mod mask;
 pub mod pyramid_fill;
 

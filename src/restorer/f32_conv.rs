@@ -13,9 +13,9 @@ use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedFormat;
 
 use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
-use super::cpu::with_avx512;
 use super::graph::{conv_patch, float_conv_at};
 use super::kernel::{packed_operand, reuse_or_allocate_f32, PackedMatmul};
+use crate::cpu::with_avx512;
 
 #[derive(Clone)]
 pub struct F32Conv {

@@ -10,9 +10,9 @@ use tract_core::ops::element_wise::ElementWiseOp;
 use tract_core::ops::math::Add;
 use tract_core::ops::quant::QuantizeLinearU8;
 
-use super::cpu::with_avx512;
 use super::graph::{dequantized_u8, is_binary, single_quantize};
 use super::quant::{quantize_u8, QuantParams};
+use crate::cpu::with_avx512;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Add {

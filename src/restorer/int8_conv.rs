@@ -15,8 +15,8 @@ use tract_core::tract_linalg::mmm::MMMInputValue;
 use tract_core::tract_linalg::pack::PackedI8K4;
 
 use super::conv_geometry::{conv_op_plumbing, write_row, ConvGeometry, Segment};
-use super::cpu::with_avx512;
 use super::kernel::{packed_operand, reuse_or_allocate, PackedMatmul};
+use crate::cpu::with_avx512;
 
 use super::graph::{dequantized_u8, float_conv, single_quantize};
 use super::quant::quantize_u8;
@@ -572,7 +572,7 @@ pub(super) fn int8_conv_patch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::restorer::reference::{conv_u8, Lcg};
+    use crate::restorer::reference::{conv_u8, weight, Lcg};
 
     #[test]
     fn integer_convolution_matches_the_definition_exactly() {
@@ -596,7 +596,7 @@ mod tests {
                 (input.1 + 2 * pad.1 - kernel.1) / stride.1 + 1,
             );
             let k = cin * kernel.0 * kernel.1;
-            let weights: Vec<i8> = (0..cout * k).map(|_| rng.weight()).collect();
+            let weights: Vec<i8> = (0..cout * k).map(|_| weight(&mut rng)).collect();
             let q = || QuantizedConv {
                 geometry: ConvGeometry {
                     in_channels: cin,
@@ -619,7 +619,7 @@ mod tests {
                 y_zero: 37,
             };
             let x: Vec<u8> = (0..cin * input.0 * input.1)
-                .map(|_| rng.next() as u8)
+                .map(|_| rng.next_u32() as u8)
                 .collect();
             let expected = conv_u8(&q(), &x);
             // Whole-frame tiles and tiles of 64 columns, which cut output rows at arbitrary places.

@@ -22,7 +22,6 @@
 //! against.
 
 mod conv_geometry;
-mod cpu;
 mod depth_to_space;
 mod f32_conv;
 mod fuse;

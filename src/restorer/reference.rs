@@ -6,22 +6,11 @@ use tract_core::internal::*;
 use super::conv_geometry::ConvGeometry;
 use super::int8_conv::QuantizedConv;
 
-/// A small deterministic generator: the tests need varied values, not statistical quality.
-pub struct Lcg(pub u64);
+pub use crate::degrade::camera_blur::Lcg;
 
-impl Lcg {
-    pub fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-
-    /// A symmetric int8 weight, as the quantizer writes them: -127..=127.
-    pub fn weight(&mut self) -> i8 {
-        ((self.next() % 255) as i32 - 127) as i8
-    }
+/// A symmetric int8 weight, as the quantizer writes them: -127..=127.
+pub fn weight(rng: &mut Lcg) -> i8 {
+    ((rng.next_u32() % 255) as i32 - 127) as i8
 }
 
 /// Calls `tap(weight index, input index or None where the tap falls in the padding)` for every tap of output

@@ -29,8 +29,8 @@ use tract_core::tract_linalg::{BinOp, MmmDispatch, WeightType};
 
 mod lanes;
 
+use crate::cpu::with_avx512;
 use crate::restorer::conv_geometry::{conv_op_plumbing, ConvGeometry};
-use crate::restorer::cpu::with_avx512;
 use crate::restorer::graph::{conv_patch, float_conv_at};
 use crate::restorer::kernel::{packed_operand, reuse_or_allocate_f32};
 use lanes::{a_transpose, b_transpose_slices, deinterleave, interleave, load, LANES};

@@ -1,6 +1,7 @@
 //! Which copy of a hand-vectorised loop this CPU runs. The portable build targets the architecture's baseline
-//! (SSE2 on x86-64, NEON on aarch64); on x86-64 some loops are compiled a second time with AVX-512 enabled, and
-//! every op picks between the two copies here, so the feature test and its safety argument live in one place.
+//! (SSE2 on x86-64, NEON on aarch64); on x86-64 some loops (the restorer's ops, the blurs) are compiled a second
+//! time with AVX-512 enabled, and each picks between its two copies here, so the feature test and its safety
+//! argument live in one place.
 
 /// Whether this CPU runs the AVX-512 copies: they may use AVX-512 F and BW.
 #[cfg(target_arch = "x86_64")]
@@ -15,7 +16,7 @@ pub fn avx512() -> bool {
 macro_rules! with_avx512 {
     ($fast:expr, $portable:expr $(,)?) => {{
         #[cfg(target_arch = "x86_64")]
-        let value = if $crate::restorer::cpu::avx512() {
+        let value = if $crate::cpu::avx512() {
             // SAFETY: the CPU has AVX-512 F and BW (checked just above), all that the fast copy enables.
             #[allow(unused_unsafe)]
             unsafe {
