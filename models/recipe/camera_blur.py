@@ -22,6 +22,8 @@ import struct
 
 import numpy as np
 
+from padding import reflect_index
+
 T_CAMERA = 20
 STEP = {"defocus": 0.4, "motion": 1.25, "shake": 1.25}  # extents up to 8 px radius, 25 px long
 SAMPLES_PER_PIXEL = 4
@@ -139,14 +141,6 @@ def psf(family: str, t: int, angle: float = 0.0, seed: int = 0) -> np.ndarray:
     if family == "motion":
         return motion_psf(e, angle)
     return shake_psf(e, seed)
-
-
-def reflect_index(i: int, n: int) -> int:
-    if n == 1:
-        return 0
-    period = 2 * (n - 1)
-    i = i % period
-    return i if i < n else period - i
 
 
 def convolve(img: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from padding import reflect_index
+
 T_BLUR = 20
 SIGMA_STEP = 0.25  # sigma(t) = 0.25 t: severity 0.25 .. 5.0 pixels
 
@@ -32,15 +34,6 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
     k = np.arange(-r, r + 1, dtype=np.float64)
     w = np.exp(-(k * k) / (2.0 * sigma * sigma))
     return (w / w.sum()).astype(np.float32)
-
-
-def reflect_index(i: int, n: int) -> int:
-    """Mirror an out-of-range index without repeating the edge, folding as often as needed (as the Rust side)."""
-    if n == 1:
-        return 0
-    period = 2 * (n - 1)
-    i = i % period
-    return i if i < n else period - i
 
 
 def blur_numpy(img: np.ndarray, sigma: float) -> np.ndarray:
