@@ -8,6 +8,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::frame::Frame;
+use crate::still::{check_still_pixels, Still};
 
 /// Largest side accepted from a still image: bigger claims in a header are refused before decoding allocates.
 pub const MAX_SIDE: u32 = 16384;
@@ -19,16 +20,30 @@ pub fn is_stdio(p: &Path) -> bool {
 
 /// A frame of a stream, as stored: frames keep one size, so an EXIF orientation is not applied.
 pub fn decode(bytes: &[u8], name: &str) -> Result<Frame> {
-    decode_oriented(bytes, name, false)
+    let img = decode_image(bytes, name, false, crate::frame::check_pixels)?;
+    rgb_frame(&img)
 }
 
 /// A still image, turned upright by its EXIF orientation (a portrait shot from a camera held on its side), so that
-/// it is restored and written as it is meant to be seen; outputs carry no orientation tag.
-pub fn decode_still(bytes: &[u8], name: &str) -> Result<Frame> {
-    decode_oriented(bytes, name, true)
+/// it is restored and written as it is meant to be seen; outputs carry no orientation tag. Kept in its own pixel
+/// type, up to `MAX_STILL_PIXELS`.
+pub fn decode_still(bytes: &[u8], name: &str) -> Result<Still> {
+    let img = decode_image(bytes, name, true, check_still_pixels)?;
+    Ok(Still::new(img))
 }
 
-fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Frame> {
+fn rgb_frame(img: &DynamicImage) -> Result<Frame> {
+    let rgb = img.to_rgb8();
+    Frame::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
+}
+
+/// `check` refuses a size from the header before anything is decoded.
+fn decode_image(
+    bytes: &[u8],
+    name: &str,
+    upright: bool,
+    check: fn(usize, usize, &str) -> Result<()>,
+) -> Result<DynamicImage> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
     // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
@@ -36,7 +51,7 @@ fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Frame> {
     let (w, h) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
         .into_dimensions()
         .with_context(|| format!("{name}: cannot decode {format:?} image"))?;
-    crate::frame::check_pixels(w as usize, h as usize, name)?;
+    check(w as usize, h as usize, name)?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -53,16 +68,27 @@ fn decode_oriented(bytes: &[u8], name: &str, upright: bool) -> Result<Frame> {
     };
     let mut img = DynamicImage::from_decoder(decoder).with_context(cannot)?;
     img.apply_orientation(orientation);
-    let rgb = img.to_rgb8();
-    if rgb.width() == 0 || rgb.height() == 0 {
-        bail!("{name}: image is empty ({}x{})", rgb.width(), rgb.height());
+    if img.width() == 0 || img.height() == 0 {
+        bail!("{name}: image is empty ({}x{})", img.width(), img.height());
     }
-    Frame::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
+    Ok(img)
 }
 
-/// Reads an image from a file, or from stdin for `-`; the format comes from the content, not the name.
+/// Reads an image from a file, or from stdin for `-`, as an RGB frame (at most 16 MP).
 pub fn read_image(path: &Path) -> Result<Frame> {
-    let (bytes, name) = if is_stdio(path) {
+    let (bytes, name) = read_bytes(path)?;
+    let img = decode_image(&bytes, &name, true, crate::frame::check_pixels)?;
+    rgb_frame(&img)
+}
+
+/// Reads a still from a file, or from stdin for `-`, in its own pixel type; the format comes from the content.
+pub fn read_still(path: &Path) -> Result<Still> {
+    let (bytes, name) = read_bytes(path)?;
+    decode_still(&bytes, &name)
+}
+
+fn read_bytes(path: &Path) -> Result<(Vec<u8>, String)> {
+    Ok(if is_stdio(path) {
         let mut v = Vec::new();
         std::io::stdin()
             .lock()
@@ -72,8 +98,7 @@ pub fn read_image(path: &Path) -> Result<Frame> {
     } else {
         let v = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         (v, path.display().to_string())
-    };
-    decode_still(&bytes, &name)
+    })
 }
 
 /// The output format from the file extension; stdout gets PNG.
@@ -117,12 +142,58 @@ pub fn encode(img: &Frame, format: ImageFormat) -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// Writes atomically (temporary file, then rename) so a failed run never leaves a half-written output.
+/// A still in `format`, in its own pixel type where the format has it: PNG keeps 16 bits, grey and alpha; JPEG is
+/// 8-bit grey or RGB; PPM/PGM keep 16 bits and grey. What a format cannot hold (alpha in JPEG and PPM, 16 bits
+/// in JPEG) is dropped.
+pub fn encode_still(still: &Still, format: ImageFormat) -> Result<Vec<u8>> {
+    let img = &still.image;
+    let grey = !img.color().has_color();
+    let wide = img.color().bytes_per_pixel() / img.color().channel_count() > 1;
+    let mut out = std::io::Cursor::new(Vec::new());
+    match format {
+        ImageFormat::Jpeg => {
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+            if grey {
+                img.to_luma8().write_with_encoder(enc)?
+            } else {
+                img.to_rgb8().write_with_encoder(enc)?
+            }
+        }
+        // image's default PNM encoding is PAM (P7), which few tools read: write binary PGM (P5) or PPM (P6).
+        ImageFormat::Pnm => {
+            use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
+            let subtype = if grey {
+                PnmSubtype::Graymap(SampleEncoding::Binary)
+            } else {
+                PnmSubtype::Pixmap(SampleEncoding::Binary)
+            };
+            let enc = PnmEncoder::new(&mut out).with_subtype(subtype);
+            match (grey, wide) {
+                (true, false) => img.to_luma8().write_with_encoder(enc)?,
+                (true, true) => img.to_luma16().write_with_encoder(enc)?,
+                (false, false) => img.to_rgb8().write_with_encoder(enc)?,
+                (false, true) => img.to_rgb16().write_with_encoder(enc)?,
+            }
+        }
+        _ => img.write_to(&mut out, format)?,
+    }
+    Ok(out.into_inner())
+}
+
+/// Writes a still atomically (temporary file, then rename): a failed run never leaves a half-written output.
+pub fn write_still(still: &Still, path: &Path) -> Result<()> {
+    write_bytes(&encode_still(still, format_for(path)?)?, path)
+}
+
+/// Writes a frame as an 8-bit RGB image, atomically.
 pub fn write_image(img: &Frame, path: &Path) -> Result<()> {
-    let bytes = encode(img, format_for(path)?)?;
+    write_bytes(&encode(img, format_for(path)?)?, path)
+}
+
+fn write_bytes(bytes: &[u8], path: &Path) -> Result<()> {
     if is_stdio(path) {
         let mut out = std::io::stdout().lock();
-        out.write_all(&bytes)
+        out.write_all(bytes)
             .and_then(|_| out.flush())
             .context("writing the image to stdout")?;
         return Ok(());
@@ -131,7 +202,7 @@ pub fn write_image(img: &Frame, path: &Path) -> Result<()> {
         "{}.part",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }

@@ -80,6 +80,12 @@ impl Job {
         })
     }
 
+    /// Whether a frame may be restored in tiles: the deblurrer's dependence is local (its network and blurs); the
+    /// inpainter's fill and mask schedule reach across the frame.
+    pub fn tiles(&self) -> bool {
+        matches!(self.plan, Plan::Deblur(_))
+    }
+
     /// The network calls per frame.
     pub fn steps(&self) -> usize {
         match &self.plan {

@@ -18,6 +18,7 @@ use coldframe::restorer::Restorer;
 use coldframe::run_paths::{map_paths, one_line};
 use coldframe::sampler::Sampler;
 use coldframe::setting::{rename, Setting};
+use coldframe::still_job::StillJob;
 use coldframe::stream_io::{parse_size, Container, StreamFormat};
 use coldframe::stream_job::StreamJob;
 
@@ -113,6 +114,18 @@ macro_rules! flags {
             compare: bool,
         ] [$($rest),*]);
     };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [still_run $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// tiles of one image restored at once, each on its own thread and model instance (default: the number
+            /// of cores)
+            #[argh(option)]
+            workers: Option<usize>,
+            /// tile side in pixels, a multiple of 32 from 64 to 4096, or 0 for the whole image (default: whole up
+            /// to 1 MP, else 512); tiles overlap by 64 pixels, so memory follows the tile, not the image
+            #[argh(option)]
+            tile: Option<usize>,
+        ] [$($rest),*]);
+    };
     (@group $meta:tt $name:ident [$($fields:tt)*] [files $(, $rest:ident)*]) => {
         flags!(@group $meta $name [$($fields)*
             /// input image, `-` or folder
@@ -148,7 +161,7 @@ enum Command {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
-    struct DeblurArgs [deblur, files]
+    struct DeblurArgs [deblur, still_run, files]
 }
 
 flags! {
@@ -295,10 +308,9 @@ fn io_path(p: PathBuf) -> PathBuf {
 }
 
 /// Restores `input` into `output` (files, folders or `-`) with one worker of `job`.
-fn restore_paths(mut job: Job, input: PathBuf, output: PathBuf) -> Result<()> {
-    let mut worker = job.worker()?;
-    map_paths(&io_path(input), &io_path(output), |path, img| {
-        worker.restore(path, img)
+fn restore_paths(mut job: StillJob, input: PathBuf, output: PathBuf) -> Result<()> {
+    map_paths(&io_path(input), &io_path(output), |path, still| {
+        job.restore(path, still)
     })
 }
 
@@ -317,12 +329,13 @@ fn run(cli: Cli) -> Result<()> {
                 severity: a.severity,
                 sampler: a.sampler,
             };
-            restore_paths(Job::new(&a.model, a.steps, request)?, a.input, a.output)
+            let job = StillJob::new(Job::new(&a.model, a.steps, request)?, a.workers, a.tile)?;
+            restore_paths(job, a.input, a.output)
         }
         Command::Inpaint(a) => {
             let masks = mask_source(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
             let job = Job::new(&a.model, a.steps, Request::Inpaint { masks })?;
-            restore_paths(job, a.input, a.output)
+            restore_paths(StillJob::new(job, Some(1), Some(0))?, a.input, a.output)
         }
         Command::Stream(StreamArgs { task }) => stream(task),
         Command::Degrade(DegradeArgs {
@@ -331,16 +344,16 @@ fn run(cli: Cli) -> Result<()> {
             if !(a.severity > 0.0 && a.severity <= 64.0) {
                 bail!("--severity {} is outside (0, 64] pixels", a.severity);
             }
-            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
-                Ok(blur(img, a.severity))
+            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
+                still.map_whole(|img| Ok(blur(img, a.severity)))
             })
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Defocus(a),
         }) => {
             let psf = camera_psf(CameraBlur::Defocus, "--radius", a.radius)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
-                Ok(psf.convolve(img))
+            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
+                still.map_whole(|img| Ok(psf.convolve(img)))
             })
         }
         Command::Degrade(DegradeArgs {
@@ -351,16 +364,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             let family = CameraBlur::Motion { angle: a.angle };
             let psf = camera_psf(family, "--length", a.length)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
-                Ok(psf.convolve(img))
+            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
+                still.map_whole(|img| Ok(psf.convolve(img)))
             })
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Shake(a),
         }) => {
             let psf = camera_psf(CameraBlur::Shake { seed: a.seed }, "--length", a.length)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, img| {
-                Ok(psf.convolve(img))
+            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
+                still.map_whole(|img| Ok(psf.convolve(img)))
             })
         }
         Command::Degrade(DegradeArgs {
@@ -368,8 +381,10 @@ fn run(cli: Cli) -> Result<()> {
         }) => {
             let degrade = MaskDegradation::new(&load(&a.model)?.info, a.step)?;
             let masks = mask_source(a.mask.as_deref(), None, a.rect)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |path, img| {
-                degrade.apply(img, &masks.for_frame(path, img.width, img.height)?)
+            map_paths(&io_path(a.input), &io_path(a.output), |path, still| {
+                still.map_whole(|img| {
+                    degrade.apply(img, &masks.for_frame(path, img.width, img.height)?)
+                })
             })
         }
         Command::Models(_) => {
@@ -415,6 +430,7 @@ fn flag_of(setting: Setting) -> &'static str {
         Setting::Size => "--size",
         Setting::Stride => "--stride",
         Setting::Workers => "--workers",
+        Setting::Tile => "--tile",
     }
 }
 

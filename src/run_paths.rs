@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::frame::Frame;
-use crate::image_io::{images_in, is_stdio, read_image, write_image};
+use crate::image_io::{images_in, is_stdio, read_still, write_still};
+use crate::still::Still;
 
 /// An error and its causes on one line, whatever a decoder's message holds, so logs and scripts see one line
 /// per failure.
@@ -17,12 +17,12 @@ pub fn one_line(e: &anyhow::Error) -> String {
         .join(" ")
 }
 
-/// `op` gets the input's path (masks are picked by it) and its image.
+/// `op` gets the input's path (masks are picked by it) and its image, in the image's own pixel type.
 /// A folder run restores every image it can, reports each failure on stderr, and fails at the end if any did.
 pub fn map_paths(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Path, &Frame) -> Result<Frame>,
+    mut op: impl FnMut(&Path, &Still) -> Result<Still>,
 ) -> Result<()> {
     if !is_stdio(input) && input.is_dir() {
         return map_folder(input, output, op);
@@ -33,15 +33,15 @@ pub fn map_paths(
             output.display()
         );
     }
-    let img = read_image(input)?;
+    let img = read_still(input)?;
     let out = op(input, &img).with_context(|| format!("restoring {}", input.display()))?;
-    write_image(&out, output)
+    write_still(&out, output)
 }
 
 fn map_folder(
     input: &Path,
     output: &Path,
-    mut op: impl FnMut(&Path, &Frame) -> Result<Frame>,
+    mut op: impl FnMut(&Path, &Still) -> Result<Still>,
 ) -> Result<()> {
     if is_stdio(output) || output.is_file() {
         bail!(
@@ -65,9 +65,9 @@ fn map_folder(
         // `images_in` only returns entries with a file name.
         let name = f.file_name().unwrap_or_default();
         bar.set_message(name.to_string_lossy().into_owned());
-        let res = read_image(f)
+        let res = read_still(f)
             .and_then(|img| op(f, &img))
-            .and_then(|out| write_image(&out, &output.join(name)));
+            .and_then(|out| write_still(&out, &output.join(name)));
         if let Err(e) = res {
             let msg = one_line(&e);
             bar.suspend(|| eprintln!("coldframe: {}: {msg}", f.display()));

@@ -14,6 +14,7 @@ pub enum Setting {
     Size,
     Stride,
     Workers,
+    Tile,
 }
 
 impl Setting {
@@ -26,6 +27,7 @@ impl Setting {
             Setting::Size => "size",
             Setting::Stride => "stride",
             Setting::Workers => "workers",
+            Setting::Tile => "tile",
         }
     }
 }

@@ -65,14 +65,15 @@ fn broken_and_oversized_images_are_refused() {
         ("empty.png", &["empty.png", "not a PNG, JPEG or PPM"]),
         ("truncated.png", &["truncated.png", "cannot decode"]),
         ("text.png", &["text.png", "not a PNG, JPEG or PPM"]),
-        ("huge.png", &["huge.png", "99999x99999", "16 MP"]),
+        // Refused from the header, with the cap: 100 MP for a still, 16 MP for a mask.
+        ("huge.png", &["huge.png", "99999x99999", " MP)"]),
         ("huge.jpg", &["huge.jpg", "cannot decode"]),
         ("truncated.jpg", &["truncated.jpg", "cannot decode"]),
-        ("huge.ppm", &["huge.ppm", "16 MP"]),
+        ("huge.ppm", &["huge.ppm", " MP)"]),
         ("negative.ppm", &["negative.ppm", "cannot decode"]),
         ("short.ppm", &["short.ppm", "cannot decode"]),
         // found by fuzzing: 783 bytes claiming 12552x8200 pixels took 12 GB and minutes
-        ("fuzz_huge_claim.jpg", &["12552x8200", "16 MP"]),
+        ("fuzz_huge_claim.jpg", &["12552x8200", " MP)"]),
     ];
     for (file, needles) in cases {
         check(file, &["deblur", "{}", "{out}"], false, needles);

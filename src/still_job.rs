@@ -1,0 +1,69 @@
+//! Stills (a file, a folder, stdin) restored by a job: the tiles of one still on several workers, in bounded
+//! memory (docs/design.md §6a). Deblurring is tiled; inpainting restores the whole frame, since its fill and mask
+//! schedule reach across it.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::frame::check_pixels;
+use crate::job::{FrameRestorer, Job};
+use crate::setting::{refuse, Setting};
+use crate::still::Still;
+use crate::tile::{run_tiles, tile_side, tiles, HALO};
+
+pub struct StillJob {
+    job: Job,
+    /// Made as the first still with that many tiles needs them, then kept for the next stills.
+    workers: Vec<Box<dyn FrameRestorer>>,
+    max_workers: usize,
+    tile: Option<usize>,
+}
+
+impl StillJob {
+    /// `workers` (default: the number of cores) restore one still's tiles at once; `tile` is the tile core side
+    /// (0: the whole frame; default: by the frame's size, `tile::tile_side`).
+    pub fn new(job: Job, workers: Option<usize>, tile: Option<usize>) -> Result<StillJob> {
+        let max_workers = workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        if !(1..=256).contains(&max_workers) {
+            return Err(refuse(Setting::Workers, max_workers, "is outside 1..=256"));
+        }
+        tile_side(tile, 0, 0)?;
+        Ok(StillJob {
+            job,
+            workers: Vec::new(),
+            max_workers,
+            tile,
+        })
+    }
+
+    pub fn restore(&mut self, input: &Path, still: &Still) -> Result<Still> {
+        let (w, h) = (still.width(), still.height());
+        let side = if self.job.tiles() {
+            tile_side(self.tile, w, h)?
+        } else {
+            0
+        };
+        if side == 0 {
+            check_pixels(w, h, "the image restored whole")?;
+        }
+        let tiles = tiles(w, h, side, HALO);
+        let used = self.max_workers.min(tiles.len());
+        while self.workers.len() < used {
+            self.workers.push(self.job.worker()?);
+        }
+        let mut out = still.clone();
+        run_tiles(
+            &tiles,
+            &mut self.workers[..used],
+            input,
+            &|r| still.region(r),
+            &mut |t, restored| out.put(&restored, t.core_in_region(), (t.core.x, t.core.y)),
+        )?;
+        Ok(out)
+    }
+}
