@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
 use crate::frame::Frame;
 use crate::still::{check_still_pixels, Still};
@@ -21,15 +21,14 @@ pub fn is_stdio(p: &Path) -> bool {
 /// A frame of a stream, as stored: frames keep one size, so an EXIF orientation is not applied.
 pub fn decode(bytes: &[u8], name: &str) -> Result<Frame> {
     let img = decode_image(bytes, name, false, crate::frame::check_pixels)?;
-    rgb_frame(&img)
+    rgb_frame(&img.image)
 }
 
 /// A still image, turned upright by its EXIF orientation (a portrait shot from a camera held on its side), so that
-/// it is restored and written as it is meant to be seen; outputs carry no orientation tag. Kept in its own pixel
-/// type, up to `MAX_STILL_PIXELS`.
+/// it is restored and written as it is meant to be seen; its EXIF block then says it is upright. Kept in its own
+/// pixel type, with its colour profile and EXIF, up to `MAX_STILL_PIXELS`.
 pub fn decode_still(bytes: &[u8], name: &str) -> Result<Still> {
-    let img = decode_image(bytes, name, true, check_still_pixels)?;
-    Ok(Still::new(img))
+    decode_image(bytes, name, true, check_still_pixels)
 }
 
 fn rgb_frame(img: &DynamicImage) -> Result<Frame> {
@@ -37,13 +36,14 @@ fn rgb_frame(img: &DynamicImage) -> Result<Frame> {
     Frame::from_rgb8(rgb.width() as usize, rgb.height() as usize, rgb.as_raw())
 }
 
-/// `check` refuses a size from the header before anything is decoded.
+/// `check` refuses a size from the header before anything is decoded. `upright` applies the EXIF orientation and
+/// keeps the metadata (stills); frames of a stream are taken as stored.
 fn decode_image(
     bytes: &[u8],
     name: &str,
     upright: bool,
     check: fn(usize, usize, &str) -> Result<()>,
-) -> Result<DynamicImage> {
+) -> Result<Still> {
     let format = image::guess_format(bytes)
         .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
     // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
@@ -60,25 +60,36 @@ fn decode_image(
     reader.limits(limits);
     let cannot = || format!("{name}: cannot decode {format:?} image");
     let mut decoder = reader.into_decoder().with_context(cannot)?;
-    // An unreadable EXIF block leaves the image as stored rather than refusing it.
-    let orientation = if upright {
-        decoder.orientation().unwrap_or(Orientation::NoTransforms)
+    // Unreadable metadata leaves the image as stored, without it, rather than refusing the image.
+    let (orientation, icc, mut exif) = if upright {
+        (
+            decoder.orientation().unwrap_or(Orientation::NoTransforms),
+            decoder.icc_profile().ok().flatten(),
+            decoder.exif_metadata().ok().flatten(),
+        )
     } else {
-        Orientation::NoTransforms
+        (Orientation::NoTransforms, None, None)
     };
+    if let Some(exif) = exif.as_mut() {
+        // The orientation is applied below: the tag must not turn the output again.
+        let _ = Orientation::remove_from_exif_chunk(exif);
+    }
     let mut img = DynamicImage::from_decoder(decoder).with_context(cannot)?;
     img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
         bail!("{name}: image is empty ({}x{})", img.width(), img.height());
     }
-    Ok(img)
+    let mut still = Still::new(img);
+    still.icc = icc;
+    still.exif = exif;
+    Ok(still)
 }
 
 /// Reads an image from a file, or from stdin for `-`, as an RGB frame (at most 16 MP).
 pub fn read_image(path: &Path) -> Result<Frame> {
     let (bytes, name) = read_bytes(path)?;
     let img = decode_image(&bytes, &name, true, crate::frame::check_pixels)?;
-    rgb_frame(&img)
+    rgb_frame(&img.image)
 }
 
 /// Reads a still from a file, or from stdin for `-`, in its own pixel type; the format comes from the content.
@@ -152,7 +163,10 @@ pub fn encode_still(still: &Still, format: ImageFormat) -> Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());
     match format {
         ImageFormat::Jpeg => {
-            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+            let enc = with_metadata(
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95),
+                still,
+            );
             if grey {
                 img.to_luma8().write_with_encoder(enc)?
             } else {
@@ -175,9 +189,23 @@ pub fn encode_still(still: &Still, format: ImageFormat) -> Result<Vec<u8>> {
                 (false, true) => img.to_rgb16().write_with_encoder(enc)?,
             }
         }
-        _ => img.write_to(&mut out, format)?,
+        _ => img.write_with_encoder(with_metadata(
+            image::codecs::png::PngEncoder::new(&mut out),
+            still,
+        ))?,
     }
     Ok(out.into_inner())
+}
+
+/// `enc` given the still's colour profile and EXIF; what an encoder refuses is left out.
+fn with_metadata<E: ImageEncoder>(mut enc: E, still: &Still) -> E {
+    if let Some(icc) = &still.icc {
+        let _ = enc.set_icc_profile(icc.clone());
+    }
+    if let Some(exif) = &still.exif {
+        let _ = enc.set_exif_metadata(exif.clone());
+    }
+    enc
 }
 
 /// Writes a still atomically (temporary file, then rename): a failed run never leaves a half-written output.

@@ -31,6 +31,11 @@ enum Samples<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Still {
     pub image: DynamicImage,
+    /// The colour profile the still came with, written back where the output format takes one (PNG, JPEG).
+    pub icc: Option<Vec<u8>>,
+    /// Its EXIF block (camera, exposure, date, ...), with the orientation tag set to "upright" once the
+    /// orientation has been applied; written back to PNG and JPEG.
+    pub exif: Option<Vec<u8>>,
 }
 
 impl Still {
@@ -41,7 +46,11 @@ impl Still {
             ColorType::Rgba32F => DynamicImage::ImageRgba16(image.to_rgba16()),
             _ => image,
         };
-        Still { image }
+        Still {
+            image,
+            icc: None,
+            exif: None,
+        }
     }
 
     pub fn width(&self) -> usize {

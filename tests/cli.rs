@@ -277,6 +277,49 @@ fn jpeg_with_orientation_6(width: u32, height: u32) -> Vec<u8> {
     jpeg
 }
 
+fn decoder_of(path: &Path) -> Box<dyn image::ImageDecoder> {
+    let reader = image::ImageReader::open(path)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap();
+    Box::new(reader.into_decoder().unwrap())
+}
+
+fn exif_of(path: &Path) -> Option<Vec<u8>> {
+    decoder_of(path).exif_metadata().unwrap()
+}
+
+#[test]
+fn colour_profile_and_exif_are_carried_to_png_and_jpeg() {
+    use image::ImageEncoder;
+    let rgb = image::open(data("val_bridge.png")).unwrap().to_rgb8();
+    // Any bytes do for the test: neither side interprets them.
+    let icc = b"coldframe test profile: not a real ICC profile".to_vec();
+    let exif = b"II\x2a\0\x08\0\0\0\x01\0\x0f\x01\x02\0\x04\0\0\0Cam\0\0\0\0\0".to_vec();
+    let input = tmp("profiled.png");
+    let mut enc = image::codecs::png::PngEncoder::new(std::fs::File::create(&input).unwrap());
+    enc.set_icc_profile(icc.clone()).unwrap();
+    enc.set_exif_metadata(exif.clone()).unwrap();
+    enc.write_image(
+        rgb.as_raw(),
+        rgb.width(),
+        rgb.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    for ext in ["png", "jpg"] {
+        let out = tmp(&format!("profiled-out.{ext}"));
+        ok(&["deblur", s(&input), s(&out)]);
+        let mut dec = decoder_of(&out);
+        assert_eq!(dec.icc_profile().unwrap(), Some(icc.clone()), "{ext}: ICC");
+        assert_eq!(
+            dec.exif_metadata().unwrap(),
+            Some(exif.clone()),
+            "{ext}: EXIF"
+        );
+    }
+}
+
 #[test]
 fn a_still_with_exif_orientation_comes_out_upright() {
     let input = tmp("portrait.jpg");
@@ -294,11 +337,13 @@ fn a_still_with_exif_orientation_comes_out_upright() {
         let mut all = args.clone();
         all.extend([s(&input), s(&out)]);
         ok(&all);
+        // The output keeps the EXIF block, its orientation tag now "upright": read back, it is not turned again.
+        assert!(exif_of(&out).is_some(), "{args:?}: EXIF dropped");
         let y = read_image(&out).unwrap();
         assert_eq!(
             (y.width, y.height),
             (32, 64),
-            "{args:?}: not turned upright"
+            "{args:?}: not turned upright, or turned twice"
         );
         let (top, bottom) = (16 * 32 + 16, 48 * 32 + 16);
         let (red, blue) = (y.plane(0), y.plane(2));
