@@ -1,5 +1,5 @@
-//! `coldframe stream` with the real ffmpeg and ffprobe as producer and consumer (Debian's ffmpeg package;
-//! .ci/run installs it).
+//! `coldframe stream` with the real ffmpeg and ffprobe, and GStreamer's gst-launch-1.0, as producer and
+//! consumer (Debian's packages; tests/run.sh installs them).
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -507,4 +507,68 @@ fn help_and_a_wrong_format_name_list_every_format_of_the_table() {
             f.names[0]
         );
     }
+}
+
+/// Runs a shell pipeline (`{bin}` is coldframe), failing the test if any stage fails.
+fn pipeline(script: &str) {
+    let script = script.replace("{bin}", env!("CARGO_BIN_EXE_coldframe"));
+    let o = Command::new("bash")
+        .args(["-c", &format!("set -o pipefail; {script}")])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// GStreamer on both sides of the pipe, as a Jetson pipeline has it (`nvarguscamerasrc` in place of
+/// `videotestsrc`): raw I420 and RGB out of `fdsink`, back in through `fdsrc ! rawvideoparse`, with every frame
+/// the one coldframe gives the same bytes without GStreamer.
+#[test]
+fn gstreamer_raw_video_through_coldframe_and_back() {
+    let dir = std::env::temp_dir().join(format!("coldframe-gst-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (caps, ours, parse) in [("I420", "i420", "i420"), ("RGB", "rgb24", "rgb")] {
+        let (src, via_gst) = (
+            dir.join(format!("{ours}.raw")),
+            dir.join(format!("{ours}-gst.raw")),
+        );
+        let (src, via_gst) = (src.display(), via_gst.display());
+        let caps = format!("video/x-raw,format={caps},width=160,height=120,framerate=10/1");
+        pipeline(&format!(
+            "gst-launch-1.0 -q videotestsrc num-buffers=6 pattern=ball ! {caps} ! fdsink fd=1 > {src}"
+        ));
+        pipeline(&format!(
+            "gst-launch-1.0 -q videotestsrc num-buffers=6 pattern=ball ! {caps} ! fdsink fd=1 \
+             | {{bin}} stream deblur --format {ours} --size 160x120 --workers 2 --steps 1 \
+             | gst-launch-1.0 -q fdsrc fd=0 ! rawvideoparse format={parse} width=160 height=120 \
+               framerate=10/1 ! filesink location={via_gst}"
+        ));
+        let input = std::fs::read(src.to_string()).unwrap();
+        let frame = if ours == "i420" {
+            160 * 120 * 3 / 2
+        } else {
+            160 * 120 * 3
+        };
+        assert_eq!(
+            input.len(),
+            6 * frame,
+            "{ours}: videotestsrc gave another size"
+        );
+        let direct = stream(
+            &["--format", ours, "--size", "160x120", "--steps", "1"],
+            &input,
+        );
+        assert!(direct.status.success());
+        let through = std::fs::read(via_gst.to_string()).unwrap();
+        assert_eq!(through.len(), 6 * frame, "{ours}: frames lost or added");
+        assert!(
+            through == direct.stdout,
+            "{ours}: GStreamer's frames differ"
+        );
+        assert!(through != input, "{ours}: nothing was restored");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
