@@ -51,12 +51,18 @@ use crate::sampler::Restore;
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// Plans kept per model instance. Each holds its frame size's packed weights (megabytes for the float models'
+/// Winograd transforms), and a folder of photos of many sizes, each in tiles of up to four sizes, would otherwise
+/// keep one per size seen; a stream or a tiled still needs at most four at a time.
+const PLANS_KEPT: usize = 8;
+
 pub struct Restorer {
     pub info: ModelInfo,
     model: InferenceModel,
     /// What the load-time rewrite changed in the last plan built.
     pub rewritten: Rewritten,
-    plans: HashMap<(usize, usize), Plan>,
+    /// The most recently used first.
+    plans: Vec<((usize, usize), Plan)>,
 }
 
 impl Restorer {
@@ -90,13 +96,15 @@ impl Restorer {
             info,
             model,
             rewritten: Rewritten::default(),
-            plans: HashMap::new(),
+            plans: Vec::new(),
         })
     }
 
     fn plan(&mut self, width: usize, height: usize) -> Result<Plan> {
-        if let Some(p) = self.plans.get(&(width, height)) {
-            return Ok(p.clone());
+        if let Some(i) = self.plans.iter().position(|(size, _)| *size == (width, height)) {
+            let entry = self.plans.remove(i);
+            self.plans.insert(0, entry);
+            return Ok(self.plans[0].1.clone());
         }
         let c = self.info.in_channels();
         let name = &self.info.name;
@@ -120,7 +128,8 @@ impl Restorer {
         let plan = knobs
             .enter(|| typed.into_optimized().and_then(|m| m.into_runnable()))
             .with_context(context)?;
-        self.plans.insert((width, height), plan.clone());
+        self.plans.insert(0, ((width, height), plan.clone()));
+        self.plans.truncate(PLANS_KEPT);
         Ok(plan)
     }
 }
