@@ -1,7 +1,9 @@
 //! The frame type every stage works on: float32 planes in [0, 1], channel-major (the models' NCHW layout
 //! with N = 1), so a frame goes into tract without a reshuffle.
 
-use anyhow::{ensure, Result};
+use std::str::FromStr;
+
+use anyhow::{bail, ensure, Context, Result};
 
 /// The most pixels a frame may have, from any source (files, masks, streams): 16 MP, a 4096x4096 frame, above
 /// every Raspberry Pi camera's full resolution (12.3 MP). The restorers need ~120 bytes of activations per pixel,
@@ -16,6 +18,39 @@ pub fn check_pixels(width: usize, height: usize, what: &str) -> Result<()> {
         width.saturating_mul(height)
     );
     Ok(())
+}
+
+/// A rectangle X,Y,W,H in pixels, top-left origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl FromStr for Rect {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let v: Vec<usize> = s
+            .split(',')
+            .map(|p| p.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|v: &Vec<usize>| v.len() == 4)
+            .with_context(|| {
+                format!("{s:?} is not X,Y,W,H: four whole numbers, e.g. 10,20,64,32")
+            })?;
+        if v[2] == 0 || v[3] == 0 {
+            bail!("{s:?}: a rectangle's width and height must be at least 1");
+        }
+        Ok(Rect {
+            x: v[0],
+            y: v[1],
+            w: v[2],
+            h: v[3],
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -102,6 +137,35 @@ impl Frame {
         if channels < self.channels {
             self.channels = channels;
             self.data.truncate(channels * self.width * self.height);
+        }
+    }
+
+    /// The region `r` as a frame of its own.
+    pub fn region(&self, r: Rect) -> Frame {
+        let mut data = Vec::with_capacity(r.w * r.h * self.channels);
+        for c in 0..self.channels {
+            let p = self.plane(c);
+            for y in r.y..r.y + r.h {
+                data.extend_from_slice(&p[y * self.width + r.x..][..r.w]);
+            }
+        }
+        Frame {
+            width: r.w,
+            height: r.h,
+            channels: self.channels,
+            data,
+        }
+    }
+
+    /// Copies `src`'s part `inner` (in `src`'s coordinates) to `at` in this frame, for every channel they share.
+    pub fn put(&mut self, src: &Frame, inner: Rect, at: (usize, usize)) {
+        for c in 0..self.channels.min(src.channels) {
+            let (from, width) = (src.plane(c), self.width);
+            let to = self.plane_mut(c);
+            for y in 0..inner.h {
+                let s = &from[(inner.y + y) * src.width + inner.x..][..inner.w];
+                to[(at.1 + y) * width + at.0..][..inner.w].copy_from_slice(s);
+            }
         }
     }
 

@@ -1,45 +1,11 @@
 //! Which pixels of a frame are missing: a mask image (nonzero = missing), rectangles, or both.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
-use crate::frame::Frame;
+use crate::frame::{Frame, Rect};
 use crate::setting::{refuse, Setting};
-
-/// A rectangle X,Y,W,H in pixels, top-left origin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rect {
-    pub x: usize,
-    pub y: usize,
-    pub w: usize,
-    pub h: usize,
-}
-
-impl FromStr for Rect {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let v: Vec<usize> = s
-            .split(',')
-            .map(|p| p.trim().parse::<usize>())
-            .collect::<Result<_, _>>()
-            .ok()
-            .filter(|v: &Vec<usize>| v.len() == 4)
-            .with_context(|| {
-                format!("{s:?} is not X,Y,W,H: four whole numbers, e.g. 10,20,64,32")
-            })?;
-        if v[2] == 0 || v[3] == 0 {
-            bail!("{s:?}: a rectangle's width and height must be at least 1");
-        }
-        Ok(Rect {
-            x: v[0],
-            y: v[1],
-            w: v[2],
-            h: v[3],
-        })
-    }
-}
 
 /// One frame's mask: `true` = missing.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,7 +8,8 @@ use argh::FromArgs;
 
 use coldframe::degrade::blur::blur;
 use coldframe::degrade::camera_blur::{CameraBlur, Psf, T_CAMERA};
-use coldframe::frame_mask::{MaskImages, MaskSource, Rect};
+use coldframe::frame::Rect;
+use coldframe::frame_mask::{MaskImages, MaskSource};
 use coldframe::inpaint::MaskDegradation;
 use coldframe::job::{Job, Request};
 use coldframe::models::{
@@ -120,8 +121,12 @@ macro_rules! flags {
             /// of cores)
             #[argh(option)]
             workers: Option<usize>,
-            /// tile side in pixels, a multiple of 32 from 64 to 4096, or 0 for the whole image (default: whole up
-            /// to 1 MP, else 512); tiles overlap by 64 pixels, so memory follows the tile, not the image
+        ] [$($rest),*]);
+    };
+    (@group $meta:tt $name:ident [$($fields:tt)*] [tile $(, $rest:ident)*]) => {
+        flags!(@group $meta $name [$($fields)*
+            /// tile side in pixels, a multiple of 32 from 64 to 4096, or 0 for the whole frame (default: whole up
+            /// to 1 MP, else 512); tiles overlap by 64 pixels, so memory follows the tile, not the frame
             #[argh(option)]
             tile: Option<usize>,
         ] [$($rest),*]);
@@ -161,7 +166,7 @@ enum Command {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
-    struct DeblurArgs [deblur, still_run, files]
+    struct DeblurArgs [deblur, still_run, tile, files]
 }
 
 flags! {
@@ -189,7 +194,7 @@ enum StreamTask {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
-    struct StreamDeblurArgs [stream_io, deblur, stream_run]
+    struct StreamDeblurArgs [stream_io, deblur, stream_run, tile]
 }
 
 flags! {
@@ -454,7 +459,7 @@ fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
 
 /// The stream options that every stream task shares, as `StreamJob` takes them.
 macro_rules! stream_job {
-    ($a:ident, $request:expr) => {
+    ($a:ident, $request:expr, $tile:expr) => {
         StreamJob {
             format: input_format(&$a.format, $a.size.is_some(), $a.stride.is_some())?,
             out_format: $a
@@ -468,6 +473,7 @@ macro_rules! stream_job {
             model: $a.model,
             steps: $a.steps,
             workers: $a.workers,
+            tile: $tile,
             progress: $a.progress,
             overlay: $a.overlay,
             compare: $a.compare,
@@ -482,13 +488,15 @@ fn stream(task: StreamTask) -> Result<()> {
             Request::Deblur {
                 severity: a.severity,
                 sampler: a.sampler,
-            }
+            },
+            a.tile
         ),
         StreamTask::Inpaint(a) => stream_job!(
             a,
             Request::Inpaint {
                 masks: mask_source(a.mask.as_deref(), None, a.rect)?,
-            }
+            },
+            None
         ),
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));

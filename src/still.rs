@@ -6,8 +6,7 @@
 use anyhow::{ensure, Result};
 use image::{ColorType, DynamicImage};
 
-use crate::frame::{to_u8, Frame};
-use crate::frame_mask::Rect;
+use crate::frame::{to_u8, Frame, Rect};
 
 /// The most pixels a still file may have: restored in tiles, its size costs only its own storage.
 pub const MAX_STILL_PIXELS: usize = 100_000_000;

@@ -11,6 +11,7 @@ use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
+use crate::tile::{tile_side, TiledWorker};
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -25,6 +26,8 @@ pub struct StreamJob {
     pub request: Request,
     /// None: the number of cores.
     pub workers: Option<usize>,
+    /// Tile core side for deblurring each frame (0: whole; None: by the frame's size, `tile::tile_side`).
+    pub tile: Option<usize>,
     pub progress: bool,
     pub overlay: bool,
     pub compare: bool,
@@ -49,15 +52,29 @@ impl StreamJob {
         let out_format = self.out_format.unwrap_or(self.format);
         let mut job = Job::new(&self.model, self.steps, self.request)?;
         job.fix_frame_size(w, h)?;
+        let side = if job.tiles() {
+            tile_side(self.tile, w, h)?
+        } else {
+            0
+        };
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         for _ in 0..workers {
             let mut worker = job.worker()?;
+            if side > 0 {
+                worker = Box::new(TiledWorker {
+                    inner: worker,
+                    tile: Some(side),
+                });
+            }
             ops.push(Box::new(move |f: &Frame| {
                 worker.restore(std::path::Path::new("-"), f)
             }));
         }
         let (name, steps) = (job.info.name.clone(), job.steps());
-        let what = job.describe();
+        let mut what = job.describe();
+        if side > 0 {
+            what.push_str(&format!(", tiles of {side}"));
+        }
         let outline = job.fixed_mask().map(mask_outline).unwrap_or_default();
         if self.compare {
             ops = ops.into_iter().map(with_compare).collect();

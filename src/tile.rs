@@ -15,8 +15,7 @@ use std::sync::mpsc;
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::frame::Frame;
-use crate::frame_mask::Rect;
+use crate::frame::{Frame, Rect};
 use crate::job::FrameRestorer;
 use crate::setting::{refuse, Setting};
 
@@ -190,6 +189,33 @@ pub fn run_tiles(
         first_error.map_or(Ok(()), Err)
     })
     .map_err(|e: anyhow::Error| anyhow!(e))
+}
+
+/// A worker that restores each frame in tiles, one after another: a stream's workers each take whole frames, and
+/// this bounds what each of them holds.
+pub struct TiledWorker {
+    pub inner: Box<dyn FrameRestorer>,
+    /// The tile core side, as `tile_side` takes it.
+    pub tile: Option<usize>,
+}
+
+impl FrameRestorer for TiledWorker {
+    fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame> {
+        let side = tile_side(self.tile, frame.width, frame.height)?;
+        let tiles = tiles(frame.width, frame.height, side, HALO);
+        if tiles.len() == 1 {
+            return self.inner.restore(input, frame);
+        }
+        let mut out = Frame::zeros(frame.width, frame.height, frame.channels);
+        run_tiles(
+            &tiles,
+            std::slice::from_mut(&mut self.inner),
+            input,
+            &|r| frame.region(r),
+            &mut |t, restored| out.put(&restored, t.core_in_region(), (t.core.x, t.core.y)),
+        )?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

@@ -226,3 +226,49 @@ fn a_tiled_file_restore_equals_the_library_on_the_whole_frame() {
     let want = whole.region(whole.whole());
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_stream_over_one_megapixel_is_tiled_per_frame_and_equals_whole_frames_at_one_step() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // Two raw RGB24 frames of 1152x960 (1.1 MP: tiled by default), the sample photo scaled up.
+    let img = image::open(data("sample.png"))
+        .unwrap()
+        .resize_exact(1152, 960, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut input = img.as_raw().clone();
+    input.extend(img.as_raw().iter().map(|v| 255 - v));
+    let run = |extra: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coldframe"))
+            .args([
+                "stream", "deblur", "--format", "rgb24", "--size", "1152x960",
+            ])
+            .args(["--model", "deblur-f32", "--steps", "1", "--workers", "2"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = input.clone();
+        let feeder = std::thread::spawn(move || stdin.write_all(&bytes).unwrap());
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (tiled, log) = run(&[]);
+    assert!(log.contains("tiles of 512"), "{log}");
+    let (whole, log) = run(&["--tile", "0"]);
+    assert!(!log.contains("tiles of"), "{log}");
+    assert_eq!(tiled.len(), input.len());
+    assert!(tiled == whole, "tiled stream frames differ from whole ones");
+}

@@ -101,7 +101,11 @@ impl Restorer {
     }
 
     fn plan(&mut self, width: usize, height: usize) -> Result<Plan> {
-        if let Some(i) = self.plans.iter().position(|(size, _)| *size == (width, height)) {
+        if let Some(i) = self
+            .plans
+            .iter()
+            .position(|(size, _)| *size == (width, height))
+        {
             let entry = self.plans.remove(i);
             self.plans.insert(0, entry);
             return Ok(self.plans[0].1.clone());
