@@ -44,8 +44,9 @@ fn decode_image(
     upright: bool,
     check: fn(usize, usize, &str) -> Result<()>,
 ) -> Result<Still> {
-    let format = image::guess_format(bytes)
-        .with_context(|| format!("{name}: not a PNG, JPEG or PPM image (unrecognised content)"))?;
+    let format = image::guess_format(bytes).with_context(|| {
+        format!("{name}: not a PNG, JPEG, PPM or TIFF image (unrecognised content)")
+    })?;
     // The header's size first: a few hundred bytes can claim a frame that would take gigabytes to decode and
     // restore.
     let (w, h) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
@@ -125,9 +126,10 @@ pub fn format_for(path: &Path) -> Result<ImageFormat> {
     match ext.as_str() {
         "png" => Ok(ImageFormat::Png),
         "jpg" | "jpeg" => Ok(ImageFormat::Jpeg),
-        "ppm" | "pnm" => Ok(ImageFormat::Pnm),
+        "ppm" | "pnm" | "pgm" => Ok(ImageFormat::Pnm),
+        "tif" | "tiff" => Ok(ImageFormat::Tiff),
         _ => bail!(
-            "{}: unknown output extension {ext:?} (use .png, .jpg or .ppm)",
+            "{}: unknown output extension {ext:?} (use .png, .jpg, .ppm or .tif)",
             path.display()
         ),
     }
@@ -153,9 +155,9 @@ pub fn encode(img: &Frame, format: ImageFormat) -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// A still in `format`, in its own pixel type where the format has it: PNG keeps 16 bits, grey and alpha; JPEG is
-/// 8-bit grey or RGB; PPM/PGM keep 16 bits and grey. What a format cannot hold (alpha in JPEG and PPM, 16 bits
-/// in JPEG) is dropped.
+/// A still in `format`, in its own pixel type where the format has it: PNG and TIFF keep 16 bits, grey and alpha;
+/// JPEG is 8-bit grey or RGB; PPM/PGM keep 16 bits and grey. What a format cannot hold (alpha in JPEG and PPM,
+/// 16 bits in JPEG) is dropped.
 pub fn encode_still(still: &Still, format: ImageFormat) -> Result<Vec<u8>> {
     let img = &still.image;
     let grey = !img.color().has_color();
@@ -187,6 +189,15 @@ pub fn encode_still(still: &Still, format: ImageFormat) -> Result<Vec<u8>> {
                 (true, true) => img.to_luma16().write_with_encoder(enc)?,
                 (false, false) => img.to_rgb8().write_with_encoder(enc)?,
                 (false, true) => img.to_rgb16().write_with_encoder(enc)?,
+            }
+        }
+        // TIFF has no grey-with-alpha layout in the encoder: such a still is written as RGBA.
+        ImageFormat::Tiff => {
+            let enc = with_metadata(image::codecs::tiff::TiffEncoder::new(&mut out), still);
+            match img {
+                DynamicImage::ImageLumaA8(_) => img.to_rgba8().write_with_encoder(enc)?,
+                DynamicImage::ImageLumaA16(_) => img.to_rgba16().write_with_encoder(enc)?,
+                _ => img.write_with_encoder(enc)?,
             }
         }
         _ => img.write_with_encoder(with_metadata(
@@ -247,7 +258,12 @@ pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if p.is_file() && matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "ppm" | "pnm") {
+        if p.is_file()
+            && matches!(
+                ext.as_str(),
+                "png" | "jpg" | "jpeg" | "ppm" | "pnm" | "pgm" | "tif" | "tiff"
+            )
+        {
             v.push(p);
         }
     }

@@ -165,20 +165,20 @@ enum Command {
 
 flags! {
     #[argh(subcommand, name = "deblur")]
-    /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+    /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
     struct DeblurArgs [deblur, still_run, tile, files]
 }
 
 flags! {
     #[argh(subcommand, name = "inpaint")]
     /// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other
-    /// pixel is copied unchanged. INPUT/OUTPUT: PNG, JPEG or PPM files, `-` for stdin/stdout, or two folders.
+    /// pixel is copied unchanged. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
     struct InpaintArgs [mask, mask_dir, inpaint, files]
 }
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "stream")]
-/// Restore camera frames from stdin to stdout, several frames at once, in input order.
+/// Restore camera frames from stdin to stdout, several frames at once, in input order; frames up to 16 MP.
 struct StreamArgs {
     #[argh(subcommand)]
     task: StreamTask,

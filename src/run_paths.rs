@@ -53,7 +53,10 @@ fn map_folder(
         .with_context(|| format!("cannot create {}", output.display()))?;
     let files = images_in(input)?;
     if files.is_empty() {
-        bail!("{} holds no .png, .jpg or .ppm images", input.display());
+        bail!(
+            "{} holds no .png, .jpg, .ppm or .tif images",
+            input.display()
+        );
     }
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} eta {eta} {msg}")

@@ -62,9 +62,9 @@ fn check(file: &str, args: &[&str], stdin: bool, needles: &[&str]) {
 #[test]
 fn broken_and_oversized_images_are_refused() {
     let cases: &[(&str, &[&str])] = &[
-        ("empty.png", &["empty.png", "not a PNG, JPEG or PPM"]),
+        ("empty.png", &["empty.png", "not a PNG, JPEG, PPM or TIFF"]),
         ("truncated.png", &["truncated.png", "cannot decode"]),
-        ("text.png", &["text.png", "not a PNG, JPEG or PPM"]),
+        ("text.png", &["text.png", "not a PNG, JPEG, PPM or TIFF"]),
         // Refused from the header, with the cap: 100 MP for a still, 16 MP for a mask.
         ("huge.png", &["huge.png", "99999x99999", " MP)"]),
         ("huge.jpg", &["huge.jpg", "cannot decode"]),

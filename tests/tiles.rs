@@ -272,3 +272,33 @@ fn a_stream_over_one_megapixel_is_tiled_per_frame_and_equals_whole_frames_at_one
     assert_eq!(tiled.len(), input.len());
     assert!(tiled == whole, "tiled stream frames differ from whole ones");
 }
+
+#[test]
+fn tiff_in_and_out_keeps_sixteen_bits_and_alpha() {
+    let rgb = image::open(data("val_ladybird.png")).unwrap().to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let img = ImageBuffer::from_fn(w, h, |x, y| {
+        let [r, g, b] = rgb.get_pixel(x, y).0.map(|v| v as u16 * 257);
+        Rgba([r, g, b, (x * 600 + y) as u16])
+    });
+    let input = save(DynamicImage::ImageRgba16(img.clone()), "wide-alpha.tif");
+    for ext in ["tif", "png"] {
+        let out = tmp(&format!("wide-alpha-out.{ext}"));
+        ok(&["deblur", "--model", "deblur-f32", s(&input), s(&out)]);
+        let back = image::open(&out).unwrap();
+        assert_eq!(back.color(), image::ColorType::Rgba16, "{ext}");
+        let back = back.to_rgba16();
+        assert!(
+            back.pixels()
+                .zip(img.pixels())
+                .all(|(a, b)| a.0[3] == b.0[3]),
+            "{ext}: alpha changed"
+        );
+        assert!(
+            back.pixels()
+                .zip(img.pixels())
+                .any(|(a, b)| a.0[..3] != b.0[..3]),
+            "{ext}: nothing was restored"
+        );
+    }
+}
