@@ -53,6 +53,8 @@ pub struct Job {
     plan: Plan,
     /// The model instance loaded to check the request, handed to the first worker.
     loaded: Option<Restorer>,
+    /// How the workers' network calls are tiled (`Restorer::tile`).
+    pub network_tile: Option<usize>,
 }
 
 impl Job {
@@ -77,6 +79,7 @@ impl Job {
             info,
             plan,
             loaded: Some(restorer),
+            network_tile: None,
         })
     }
 
@@ -144,10 +147,11 @@ impl Job {
     /// A restorer for one worker: the model instance loaded by `new` for the first, a fresh one for every other
     /// (plans and scratch memory are not shared).
     pub fn worker(&mut self) -> Result<Box<dyn FrameRestorer>> {
-        let restorer = match self.loaded.take() {
+        let mut restorer = match self.loaded.take() {
             Some(r) => r,
             None => Restorer::from_bytes(&self.model, &self.info.name)?,
         };
+        restorer.tile = self.network_tile;
         Ok(match &self.plan {
             Plan::Deblur(plan) => Box::new(DeblurWorker {
                 deblurrer: Deblurrer::new(restorer)?,

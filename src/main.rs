@@ -173,7 +173,7 @@ flags! {
     #[argh(subcommand, name = "inpaint")]
     /// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other
     /// pixel is copied unchanged. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
-    struct InpaintArgs [mask, mask_dir, inpaint, files]
+    struct InpaintArgs [mask, mask_dir, inpaint, tile, files]
 }
 
 #[derive(FromArgs)]
@@ -200,7 +200,7 @@ flags! {
 flags! {
     #[argh(subcommand, name = "inpaint")]
     /// Inpaint a stream with one mask for every frame (a camera's OSD, a dead column, a dirty spot on the lens).
-    struct StreamInpaintArgs [stream_io, mask, inpaint, stream_run]
+    struct StreamInpaintArgs [stream_io, mask, inpaint, stream_run, tile]
 }
 
 #[derive(FromArgs)]
@@ -340,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inpaint(a) => {
             let masks = mask_source(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
             let job = Job::new(&a.model, a.steps, Request::Inpaint { masks })?;
-            restore_paths(StillJob::new(job, Some(1), Some(0))?, a.input, a.output)
+            restore_paths(StillJob::new(job, Some(1), a.tile)?, a.input, a.output)
         }
         Command::Stream(StreamArgs { task }) => stream(task),
         Command::Degrade(DegradeArgs {
@@ -496,7 +496,7 @@ fn stream(task: StreamTask) -> Result<()> {
             Request::Inpaint {
                 masks: mask_source(a.mask.as_deref(), None, a.rect)?,
             },
-            None
+            a.tile
         ),
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));

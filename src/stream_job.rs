@@ -11,7 +11,7 @@ use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
-use crate::tile::{tile_side, TiledWorker};
+use crate::tile::tile_side;
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -26,7 +26,8 @@ pub struct StreamJob {
     pub request: Request,
     /// None: the number of cores.
     pub workers: Option<usize>,
-    /// Tile core side for deblurring each frame (0: whole; None: by the frame's size, `tile::tile_side`).
+    /// Tile core side for the network calls on each frame (0: whole; None: by the frame's size,
+    /// `tile::tile_side`).
     pub tile: Option<usize>,
     pub progress: bool,
     pub overlay: bool,
@@ -52,20 +53,13 @@ impl StreamJob {
         let out_format = self.out_format.unwrap_or(self.format);
         let mut job = Job::new(&self.model, self.steps, self.request)?;
         job.fix_frame_size(w, h)?;
-        let side = if job.tiles() {
-            tile_side(self.tile, w, h)?
-        } else {
-            0
-        };
+        // Each worker takes whole frames; a large frame's network calls are made in tiles, each exactly the
+        // whole frame's.
+        let side = tile_side(self.tile, w, h)?;
+        job.network_tile = Some(side);
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         for _ in 0..workers {
             let mut worker = job.worker()?;
-            if side > 0 {
-                worker = Box::new(TiledWorker {
-                    inner: worker,
-                    tile: Some(side),
-                });
-            }
             ops.push(Box::new(move |f: &Frame| {
                 worker.restore(std::path::Path::new("-"), f)
             }));

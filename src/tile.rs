@@ -1,4 +1,5 @@
-//! A large frame restored in overlapping tiles, on several workers, in bounded memory (docs/design.md §6a).
+//! Where the tiles of a large frame lie (docs/design.md §6a): a still's tiles, restored on several workers
+//! (`still_job`), and a network call's tiles, made one after another by the restorer.
 //!
 //! Each tile's core is restored from a region around it, the core grown by a halo on every side and clipped at
 //! the frame's edges, as a frame of its own; the core of the result is kept. Cores and regions start at
@@ -9,14 +10,9 @@
 //! Each further sampler step reaches that far again (plus its blurs): there the tiled output differs from the
 //! whole frame's only by what the later steps carry in from beyond the halo (tests/tiles.rs bounds it).
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use anyhow::Result;
 
-use anyhow::{anyhow, Context, Result};
-
-use crate::frame::{Frame, Rect};
-use crate::job::FrameRestorer;
+use crate::frame::Rect;
 use crate::setting::{refuse, Setting};
 
 /// Tile and region origins are multiples of this: 32 = the network's stride 8 times Winograd's 4-pixel blocks.
@@ -121,101 +117,6 @@ pub fn tiles(width: usize, height: usize, tile: usize, halo: usize) -> Vec<Tile>
         }
     }
     out
-}
-
-/// Restores every tile: `region(r)` cuts a region out as a frame, one of `workers` restores it (each worker on its
-/// own thread, taking the next tile when it is free), and `put(tile, restored region)` receives the results on the
-/// caller's thread, as they come. At most one restored region per worker waits to be put, so memory stays at
-/// what the workers hold. The first failure stops the rest and is returned, naming its tile.
-pub fn run_tiles(
-    tiles: &[Tile],
-    workers: &mut [Box<dyn FrameRestorer>],
-    input: &Path,
-    region: &(dyn Fn(Rect) -> Frame + Sync),
-    put: &mut dyn FnMut(&Tile, Frame),
-) -> Result<()> {
-    let name = |i: usize| {
-        let c = tiles[i].core;
-        format!(
-            "tile {} of {} (at {},{}, {}x{})",
-            i + 1,
-            tiles.len(),
-            c.x,
-            c.y,
-            c.w,
-            c.h
-        )
-    };
-    let used = workers.len().min(tiles.len());
-    if used <= 1 {
-        let worker = workers.first_mut().context("no worker to restore with")?;
-        for (i, tile) in tiles.iter().enumerate() {
-            let out = worker
-                .restore(input, &region(tile.region))
-                .with_context(|| name(i))?;
-            put(tile, out);
-        }
-        return Ok(());
-    }
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Frame>)>(used);
-    std::thread::scope(|scope| {
-        for worker in workers[..used].iter_mut() {
-            let (tx, next, stop) = (tx.clone(), &next, &stop);
-            scope.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(tile) = tiles.get(i) else { break };
-                    let out = worker.restore(input, &region(tile.region));
-                    if tx.send((i, out)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut first_error = None;
-        for (i, out) in rx.iter() {
-            match out {
-                Ok(frame) if first_error.is_none() => put(&tiles[i], frame),
-                Ok(_) => {}
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    first_error.get_or_insert_with(|| e.context(name(i)));
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    })
-    .map_err(|e: anyhow::Error| anyhow!(e))
-}
-
-/// A worker that restores each frame in tiles, one after another: a stream's workers each take whole frames, and
-/// this bounds what each of them holds.
-pub struct TiledWorker {
-    pub inner: Box<dyn FrameRestorer>,
-    /// The tile core side, as `tile_side` takes it.
-    pub tile: Option<usize>,
-}
-
-impl FrameRestorer for TiledWorker {
-    fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame> {
-        let side = tile_side(self.tile, frame.width, frame.height)?;
-        let tiles = tiles(frame.width, frame.height, side, HALO);
-        if tiles.len() == 1 {
-            return self.inner.restore(input, frame);
-        }
-        let mut out = Frame::zeros(frame.width, frame.height, frame.channels);
-        run_tiles(
-            &tiles,
-            std::slice::from_mut(&mut self.inner),
-            input,
-            &|r| frame.region(r),
-            &mut |t, restored| out.put(&restored, t.core_in_region(), (t.core.x, t.core.y)),
-        )?;
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

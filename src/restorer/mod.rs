@@ -48,6 +48,7 @@ use tract_onnx::prelude::*;
 use crate::frame::Frame;
 use crate::model_info::ModelInfo;
 use crate::sampler::Restore;
+use crate::tile::{tile_side, tiles, HALO};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -63,6 +64,9 @@ pub struct Restorer {
     pub rewritten: Rewritten,
     /// The most recently used first.
     plans: Vec<((usize, usize), Plan)>,
+    /// Network calls on larger frames are made in tiles, as `tile::tile_side` reads it (None: by the frame's
+    /// size; 0: never). Each call is then exactly the whole frame's (docs/design.md §6a).
+    pub tile: Option<usize>,
 }
 
 impl Restorer {
@@ -97,6 +101,7 @@ impl Restorer {
             model,
             rewritten: Rewritten::default(),
             plans: Vec::new(),
+            tile: None,
         })
     }
 
@@ -171,8 +176,25 @@ impl Restorer {
 }
 
 impl Restore for Restorer {
-    /// One network call. The frame's sides must be multiples of the model's stride (see `pad`).
+    /// One network call, in tiles on a large frame. The frame's sides must be multiples of the model's stride
+    /// (see `pad`).
     fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame> {
+        let side = tile_side(self.tile, x.width, x.height)?;
+        let tiles = tiles(x.width, x.height, side, HALO);
+        if tiles.len() == 1 {
+            return self.predict_whole(x, t);
+        }
+        let mut out = Frame::zeros(x.width, x.height, 3);
+        for tile in &tiles {
+            let y = self.predict_whole(&x.region(tile.region), t)?;
+            out.put(&y, tile.core_in_region(), (tile.core.x, tile.core.y));
+        }
+        Ok(out)
+    }
+}
+
+impl Restorer {
+    fn predict_whole(&mut self, x: &Frame, t: usize) -> Result<Frame> {
         let s = self.info.stride;
         ensure!(
             x.width.is_multiple_of(s) && x.height.is_multiple_of(s),
