@@ -126,7 +126,8 @@ macro_rules! flags {
     (@group $meta:tt $name:ident [$($fields:tt)*] [tile $(, $rest:ident)*]) => {
         flags!(@group $meta $name [$($fields)*
             /// tile side in pixels, a multiple of 32 from 64 to 4096, or 0 for the whole frame (default: whole up
-            /// to 1 MP, else 512); tiles overlap by 64 pixels, so memory follows the tile, not the frame
+            /// to 1 MP, else 512 for a deblurred still and 1024 for the network calls of a stream or of
+            /// inpainting); tiles overlap by 64 pixels, so memory follows the tile, not the frame
             #[argh(option)]
             tile: Option<usize>,
         ] [$($rest),*]);

@@ -12,7 +12,7 @@ use crate::frame::{check_pixels, Frame, Rect};
 use crate::job::{FrameRestorer, Job};
 use crate::setting::{refuse, Setting};
 use crate::still::Still;
-use crate::tile::{tile_side, tiles, Tile, HALO};
+use crate::tile::{tile_side, tiles, Tile, Tiled, HALO};
 
 pub struct StillJob {
     job: Job,
@@ -34,7 +34,7 @@ impl StillJob {
         if !(1..=256).contains(&max_workers) {
             return Err(refuse(Setting::Workers, max_workers, "is outside 1..=256"));
         }
-        tile_side(tile, 0, 0)?;
+        tile_side(tile, 0, 0, Tiled::Still)?;
         let mut job = job;
         // A tiled still's regions go to the network whole; a still restored whole has its network calls tiled.
         job.network_tile = if job.tiles() { Some(0) } else { tile };
@@ -49,7 +49,7 @@ impl StillJob {
     pub fn restore(&mut self, input: &Path, still: &Still) -> Result<Still> {
         let (w, h) = (still.width(), still.height());
         let side = if self.job.tiles() {
-            tile_side(self.tile, w, h)?
+            tile_side(self.tile, w, h, Tiled::Still)?
         } else {
             0
         };

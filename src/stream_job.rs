@@ -11,7 +11,7 @@ use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
-use crate::tile::tile_side;
+use crate::tile::{tile_side, Tiled};
 
 pub struct StreamJob {
     pub format: StreamFormat,
@@ -55,7 +55,7 @@ impl StreamJob {
         job.fix_frame_size(w, h)?;
         // Each worker takes whole frames; a large frame's network calls are made in tiles, each exactly the
         // whole frame's.
-        let side = tile_side(self.tile, w, h)?;
+        let side = tile_side(self.tile, w, h, Tiled::Calls)?;
         job.network_tile = Some(side);
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         for _ in 0..workers {

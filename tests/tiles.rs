@@ -266,7 +266,7 @@ fn a_stream_over_one_megapixel_has_its_network_calls_tiled_and_equals_whole_fram
         )
     };
     let (tiled, log) = run(&[]);
-    assert!(log.contains("tiles of 512"), "{log}");
+    assert!(log.contains("tiles of 1024"), "{log}");
     let (whole, log) = run(&["--tile", "0"]);
     assert!(!log.contains("tiles of"), "{log}");
     assert_eq!(tiled.len(), input.len());

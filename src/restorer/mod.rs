@@ -48,7 +48,7 @@ use tract_onnx::prelude::*;
 use crate::frame::Frame;
 use crate::model_info::ModelInfo;
 use crate::sampler::Restore;
-use crate::tile::{tile_side, tiles, HALO};
+use crate::tile::{tile_side, tiles, Tiled, HALO};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -179,7 +179,7 @@ impl Restore for Restorer {
     /// One network call, in tiles on a large frame. The frame's sides must be multiples of the model's stride
     /// (see `pad`).
     fn predict(&mut self, x: &Frame, t: usize) -> Result<Frame> {
-        let side = tile_side(self.tile, x.width, x.height)?;
+        let side = tile_side(self.tile, x.width, x.height, Tiled::Calls)?;
         let tiles = tiles(x.width, x.height, side, HALO);
         if tiles.len() == 1 {
             return self.predict_whole(x, t);
