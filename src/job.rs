@@ -55,6 +55,8 @@ pub struct Job {
     loaded: Option<Restorer>,
     /// How the workers' network calls are tiled (`Restorer::tile`).
     pub network_tile: Option<usize>,
+    /// How many more model instances help each worker with a tiled call (`Restorer::set_helpers`).
+    pub network_helpers: usize,
 }
 
 impl Job {
@@ -80,6 +82,7 @@ impl Job {
             plan,
             loaded: Some(restorer),
             network_tile: None,
+            network_helpers: 0,
         })
     }
 
@@ -152,6 +155,9 @@ impl Job {
             None => Restorer::from_bytes(&self.model, &self.info.name)?,
         };
         restorer.tile = self.network_tile;
+        if self.network_helpers > 0 {
+            restorer.set_helpers(self.network_helpers, std::sync::Arc::from(&*self.model));
+        }
         Ok(match &self.plan {
             Plan::Deblur(plan) => Box::new(DeblurWorker {
                 deblurrer: Deblurrer::new(restorer)?,

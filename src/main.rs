@@ -174,7 +174,7 @@ flags! {
     #[argh(subcommand, name = "inpaint")]
     /// Fill masked pixels (a mask PNG of the input's size, nonzero = missing, and/or --rect boxes); every other
     /// pixel is copied unchanged. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
-    struct InpaintArgs [mask, mask_dir, inpaint, tile, files]
+    struct InpaintArgs [mask, mask_dir, inpaint, still_run, tile, files]
 }
 
 #[derive(FromArgs)]
@@ -341,7 +341,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inpaint(a) => {
             let masks = mask_source(a.mask.as_deref(), a.mask_dir.as_deref(), a.rect)?;
             let job = Job::new(&a.model, a.steps, Request::Inpaint { masks })?;
-            restore_paths(StillJob::new(job, Some(1), a.tile)?, a.input, a.output)
+            restore_paths(StillJob::new(job, a.workers, a.tile)?, a.input, a.output)
         }
         Command::Stream(StreamArgs { task }) => stream(task),
         Command::Degrade(DegradeArgs {

@@ -10,9 +10,12 @@
 //! Each further sampler step reaches that far again (plus its blurs): there the tiled output differs from the
 //! whole frame's only by what the later steps carry in from beyond the halo (tests/tiles.rs bounds it).
 
-use anyhow::Result;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
-use crate::frame::Rect;
+use anyhow::{anyhow, Context, Result};
+
+use crate::frame::{Frame, Rect};
 use crate::setting::{refuse, Setting};
 
 /// Tile and region origins are multiples of this: 32 = the network's stride 8 times Winograd's 4-pixel blocks.
@@ -140,6 +143,72 @@ pub fn tiles(width: usize, height: usize, tile: usize, halo: usize) -> Vec<Tile>
         }
     }
     out
+}
+
+/// Restores every tile: `region(r)` cuts a region out as a frame, `restore` has one of `workers` restore it (each
+/// worker on its own thread, taking the next tile when it is free), and `put(tile, restored region)` receives the
+/// results on the caller's thread, as they come. At most one restored region per worker waits to be put, so memory stays at
+/// what the workers hold. The first failure stops the rest and is returned, naming its tile.
+pub fn run_tiles<W: Send>(
+    tiles: &[Tile],
+    workers: &mut [W],
+    region: &(dyn Fn(Rect) -> Frame + Sync),
+    restore: &(dyn Fn(&mut W, &Frame) -> Result<Frame> + Sync),
+    put: &mut dyn FnMut(&Tile, Frame),
+) -> Result<()> {
+    let name = |i: usize| {
+        let c = tiles[i].core;
+        format!(
+            "tile {} of {} (at {},{}, {}x{})",
+            i + 1,
+            tiles.len(),
+            c.x,
+            c.y,
+            c.w,
+            c.h
+        )
+    };
+    let used = workers.len().min(tiles.len());
+    if used <= 1 {
+        let worker = workers.first_mut().context("no worker to restore with")?;
+        for (i, tile) in tiles.iter().enumerate() {
+            let out = restore(worker, &region(tile.region)).with_context(|| name(i))?;
+            put(tile, out);
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Frame>)>(used);
+    std::thread::scope(|scope| {
+        for worker in workers[..used].iter_mut() {
+            let (tx, next, stop) = (tx.clone(), &next, &stop);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(tile) = tiles.get(i) else { break };
+                    let out = restore(worker, &region(tile.region));
+                    if tx.send((i, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut first_error = None;
+        for (i, out) in rx.iter() {
+            match out {
+                Ok(frame) if first_error.is_none() => put(&tiles[i], frame),
+                Ok(_) => {}
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    first_error.get_or_insert_with(|| e.context(name(i)));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+    .map_err(|e: anyhow::Error| anyhow!(e))
 }
 
 #[cfg(test)]

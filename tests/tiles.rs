@@ -310,10 +310,11 @@ fn inpainting_with_tiled_network_calls_is_the_whole_frame_bit_for_bit() {
     let input = tmp("inpaint-tiles-in.png");
     blurred_still().image.save(&input).unwrap();
     // int8 runs on larger tiles: on a CPU without VNNI tract's int8 kernel is slow, and the halos multiply it.
-    for (model, tiled) in [("inpaint-f32", "64"), ("inpaint-int8", "128")] {
-        let outs: Vec<Vec<u8>> = ["0", tiled]
+    // One worker and 1 or 2 helpers with each call: the tiles run on several threads.
+    for (model, tiled, workers) in [("inpaint-f32", "64", "3"), ("inpaint-int8", "128", "2")] {
+        let outs: Vec<Vec<u8>> = [("0", "1"), (tiled, workers)]
             .iter()
-            .map(|tile| {
+            .map(|&(tile, workers)| {
                 let out = tmp(&format!("inpaint-tiles-{model}-{tile}.png"));
                 ok(&[
                     "inpaint",
@@ -327,6 +328,8 @@ fn inpainting_with_tiled_network_calls_is_the_whole_frame_bit_for_bit() {
                     "200,150,60,40",
                     "--tile",
                     tile,
+                    "--workers",
+                    workers,
                     s(&input),
                     s(&out),
                 ]);

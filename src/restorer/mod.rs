@@ -48,7 +48,7 @@ use tract_onnx::prelude::*;
 use crate::frame::Frame;
 use crate::model_info::ModelInfo;
 use crate::sampler::Restore;
-use crate::tile::{tile_side, tiles, Tiled, HALO};
+use crate::tile::{run_tiles, tile_side, tiles, Tiled, HALO};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -67,6 +67,11 @@ pub struct Restorer {
     /// Network calls on larger frames are made in tiles, as `tile::tile_side` reads it (None: by the frame's
     /// size; 0: never). Each call is then exactly the whole frame's (docs/design.md §6a).
     pub tile: Option<usize>,
+    /// How many more instances make a tiled call's tiles beside this one, each on its own thread.
+    helpers: usize,
+    /// Those instances, loaded at the first tiled call, with the model's bytes kept for them.
+    helper_instances: Vec<Restorer>,
+    bytes: Option<Arc<[u8]>>,
 }
 
 impl Restorer {
@@ -102,7 +107,17 @@ impl Restorer {
             rewritten: Rewritten::default(),
             plans: Vec::new(),
             tile: None,
+            helpers: 0,
+            helper_instances: Vec::new(),
+            bytes: None,
         })
+    }
+
+    /// Lets `n` more instances of the model (`bytes`, this restorer's own file) make the tiles of a tiled call
+    /// beside this one, each on its own thread; they are loaded at the first tiled call.
+    pub fn set_helpers(&mut self, n: usize, bytes: Arc<[u8]>) {
+        self.helpers = n;
+        self.bytes = Some(bytes);
     }
 
     fn plan(&mut self, width: usize, height: usize) -> Result<Plan> {
@@ -184,12 +199,31 @@ impl Restore for Restorer {
         if tiles.len() == 1 {
             return self.predict_whole(x, t);
         }
-        let mut out = Frame::zeros(x.width, x.height, 3);
-        for tile in &tiles {
-            let y = self.predict_whole(&x.region(tile.region), t)?;
-            out.put(&y, tile.core_in_region(), (tile.core.x, tile.core.y));
+        let wanted = self.helpers.min(tiles.len() - 1);
+        while self.helper_instances.len() < wanted {
+            let bytes = self
+                .bytes
+                .clone()
+                .context("a restorer with helpers keeps its model's bytes")?;
+            let helper = Restorer::from_bytes(&bytes, &self.info.name)?;
+            self.helper_instances.push(helper);
         }
-        Ok(out)
+        let mut helpers = std::mem::take(&mut self.helper_instances);
+        let mut out = Frame::zeros(x.width, x.height, 3);
+        let result = {
+            let mut workers: Vec<&mut Restorer> = std::iter::once(&mut *self)
+                .chain(helpers.iter_mut().take(wanted))
+                .collect();
+            run_tiles(
+                &tiles,
+                &mut workers,
+                &|r| x.region(r),
+                &|restorer, region| restorer.predict_whole(region, t),
+                &mut |tile, y| out.put(&y, tile.core_in_region(), (tile.core.x, tile.core.y)),
+            )
+        };
+        self.helper_instances = helpers;
+        result.map(|()| out)
     }
 }
 
