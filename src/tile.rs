@@ -1,5 +1,5 @@
-//! Where the tiles of a large frame lie (docs/design.md §6a): a still's tiles, restored on several workers
-//! (`still_job`), and a network call's tiles, made one after another by the restorer.
+//! Where the tiles of a large frame lie, and how they are run on several workers (docs/design.md §6a): a still's
+//! tiles (`still_job`), and a network call's tiles (`Restorer::predict`, with its helper instances if any).
 //!
 //! Each tile's core is restored from a region around it, the core grown by a halo on every side and clipped at
 //! the frame's edges, as a frame of its own; the core of the result is kept. Cores and regions start at
@@ -26,6 +26,7 @@ pub const ALIGN: usize = 32;
 pub const RECEPTIVE_RADIUS: usize = 46;
 /// The default halo: the receptive radius rounded up to `ALIGN`.
 pub const HALO: usize = RECEPTIVE_RADIUS.next_multiple_of(ALIGN);
+
 /// What is tiled: a still's whole sampler (`still_job`), or each network call of a sampler that runs on the whole
 /// frame (`Restorer::tile`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,7 @@ impl Tiled {
         }
     }
 }
+
 /// Frames of at most this many pixels are restored whole by default (a 1280x800 frame, 640x480 with room).
 pub const WHOLE_UP_TO: usize = 1 << 20;
 /// The largest `--tile`.
