@@ -175,19 +175,12 @@ impl Frame {
         if (width, height) == (self.width, self.height) {
             return self;
         }
-        let mut data = Vec::with_capacity(width * height * self.channels);
-        for c in 0..self.channels {
-            let p = self.plane(c);
-            for y in 0..height {
-                data.extend_from_slice(&p[y * self.width..y * self.width + width]);
-            }
-        }
-        Frame {
-            width,
-            height,
-            channels: self.channels,
-            data,
-        }
+        self.region(Rect {
+            x: 0,
+            y: 0,
+            w: width,
+            h: height,
+        })
     }
 }
 

@@ -18,6 +18,7 @@ use crate::model_info::ModelInfo;
 use crate::models::resolve;
 use crate::restorer::Restorer;
 use crate::sampler::Sampler;
+use crate::setting::{refuse, Setting};
 
 /// What the user asked for, with the settings only that task has.
 pub enum Request {
@@ -218,4 +219,17 @@ impl FrameRestorer for InpaintWorker {
             None => bail!("no mask for {}", input.display()),
         }
     }
+}
+
+/// The workers a run asks for (default: the number of cores), 1..=256.
+pub fn worker_count(requested: Option<usize>) -> Result<usize> {
+    let n = requested.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if !(1..=256).contains(&n) {
+        return Err(refuse(Setting::Workers, n, "is outside 1..=256"));
+    }
+    Ok(n)
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use argh::FromArgs;
 
 use coldframe::degrade::blur::blur;
-use coldframe::degrade::camera_blur::{CameraBlur, Psf, T_CAMERA};
+use coldframe::degrade::camera_blur::{CameraBlur, T_CAMERA};
 use coldframe::frame::Rect;
 use coldframe::frame_mask::{MaskImages, MaskSource};
 use coldframe::inpaint::MaskDegradation;
@@ -356,12 +356,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Defocus(a),
-        }) => {
-            let psf = camera_psf(CameraBlur::Defocus, "--radius", a.radius)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
-                still.map_whole(|img| Ok(psf.convolve(img)))
-            })
-        }
+        }) => degrade_camera(CameraBlur::Defocus, "--radius", a.radius, a.input, a.output),
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Motion(a),
         }) => {
@@ -369,18 +364,13 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--angle {} is not a number of degrees", a.angle);
             }
             let family = CameraBlur::Motion { angle: a.angle };
-            let psf = camera_psf(family, "--length", a.length)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
-                still.map_whole(|img| Ok(psf.convolve(img)))
-            })
+            degrade_camera(family, "--length", a.length, a.input, a.output)
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Shake(a),
         }) => {
-            let psf = camera_psf(CameraBlur::Shake { seed: a.seed }, "--length", a.length)?;
-            map_paths(&io_path(a.input), &io_path(a.output), |_, still| {
-                still.map_whole(|img| Ok(psf.convolve(img)))
-            })
+            let family = CameraBlur::Shake { seed: a.seed };
+            degrade_camera(family, "--length", a.length, a.input, a.output)
         }
         Command::Degrade(DegradeArgs {
             kind: DegradeKind::Mask(a),
@@ -400,13 +390,23 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The PSF of `family` at `extent` pixels (its `flag`), which must lie in (0, the family's extent at T].
-fn camera_psf(family: CameraBlur, flag: &str, extent: f64) -> Result<Psf> {
+/// `coldframe degrade` for a camera blur: `family` at `extent` pixels (its `flag`), which must lie in
+/// (0, the family's extent at T].
+fn degrade_camera(
+    family: CameraBlur,
+    flag: &str,
+    extent: f64,
+    input: PathBuf,
+    output: PathBuf,
+) -> Result<()> {
     let max = family.extent(T_CAMERA);
     if !(extent > 0.0 && extent <= max) {
         bail!("{flag} {extent} is outside (0, {max}] pixels");
     }
-    Ok(family.psf_at(extent))
+    let psf = family.psf_at(extent);
+    map_paths(&io_path(input), &io_path(output), |_, still| {
+        still.map_whole(|img| Ok(psf.convolve(img)))
+    })
 }
 
 fn mask_source(

@@ -7,8 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::frame::check_pixels;
-use crate::job::{FrameRestorer, Job};
-use crate::setting::{refuse, Setting};
+use crate::job::{worker_count, FrameRestorer, Job};
 use crate::still::Still;
 use crate::tile::{run_tiles, tile_side, tiles, Tiled, HALO};
 
@@ -24,14 +23,7 @@ impl StillJob {
     /// `workers` (default: the number of cores) restore one still's tiles at once; `tile` is the tile core side
     /// (0: the whole frame; default: by the frame's size, `tile::tile_side`).
     pub fn new(job: Job, workers: Option<usize>, tile: Option<usize>) -> Result<StillJob> {
-        let max_workers = workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-        if !(1..=256).contains(&max_workers) {
-            return Err(refuse(Setting::Workers, max_workers, "is outside 1..=256"));
-        }
+        let max_workers = worker_count(workers)?;
         tile_side(tile, 0, 0, Tiled::Still)?;
         let mut job = job;
         // A tiled still's regions go to the network whole, each worker taking one; a still restored whole has its

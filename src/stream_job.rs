@@ -6,9 +6,8 @@ use std::io::{BufRead, Write};
 use anyhow::Result;
 
 use crate::frame::Frame;
-use crate::job::{Job, Request};
+use crate::job::{worker_count, Job, Request};
 use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
-use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
 use crate::tile::{tile_side, Tiled};
@@ -40,14 +39,7 @@ impl StreamJob {
         input: Box<dyn BufRead + Send>,
         output: Box<dyn Write + Send>,
     ) -> Result<StreamStats> {
-        let workers = self.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-        if !(1..=256).contains(&workers) {
-            return Err(refuse(Setting::Workers, workers, "is outside 1..=256"));
-        }
+        let workers = worker_count(self.workers)?;
         let reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);

@@ -1,8 +1,12 @@
 //! `coldframe stream` with the real ffmpeg and ffprobe, and GStreamer's gst-launch-1.0, as producer and
 //! consumer (Debian's packages; tests/run.sh installs them).
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+
+use common::coldframe_with_stdin;
 
 fn ffmpeg(args: &str) -> Vec<u8> {
     let o = Command::new("ffmpeg")
@@ -31,24 +35,9 @@ fn stream(args: &[&str], input: &[u8]) -> Output {
 }
 
 fn stream_task(task: &str, args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coldframe"))
-        .arg("stream")
-        .arg(task)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // Feed from a thread: the child writes while we write, and may stop reading early.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let o = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    o
+    let mut all = vec!["stream", task];
+    all.extend(args);
+    coldframe_with_stdin(&all, input)
 }
 
 fn ok(args: &[&str], input: &[u8]) -> Vec<u8> {

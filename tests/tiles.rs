@@ -11,7 +11,7 @@ use coldframe::job::{Job, Request};
 use coldframe::sampler::Sampler;
 use coldframe::still::Still;
 use coldframe::still_job::StillJob;
-use common::{data, ok, refused, s, tmp};
+use common::{coldframe_with_stdin, data, ok, refused, s, tmp};
 use image::{DynamicImage, ImageBuffer, Luma, Rgb, Rgba};
 
 /// The sample photo scaled to an odd size and blurred: 301x203, so tiles of 128 end in 45- and 75-pixel cores.
@@ -229,8 +229,6 @@ fn a_tiled_file_restore_equals_the_library_on_the_whole_frame() {
 
 #[test]
 fn a_stream_over_one_megapixel_has_its_network_calls_tiled_and_equals_whole_frames() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     // Two raw RGB24 frames of 1152x960 (1.1 MP: tiled by default), the sample photo scaled up.
     let img = image::open(data("sample.png"))
         .unwrap()
@@ -239,22 +237,12 @@ fn a_stream_over_one_megapixel_has_its_network_calls_tiled_and_equals_whole_fram
     let mut input = img.as_raw().clone();
     input.extend(img.as_raw().iter().map(|v| 255 - v));
     let run = |extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coldframe"))
-            .args([
-                "stream", "deblur", "--format", "rgb24", "--size", "1152x960",
-            ])
-            .args(["--model", "deblur-f32", "--steps", "3", "--workers", "2"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let bytes = input.clone();
-        let feeder = std::thread::spawn(move || stdin.write_all(&bytes).unwrap());
-        let out = child.wait_with_output().unwrap();
-        feeder.join().unwrap();
+        let mut args = vec![
+            "stream", "deblur", "--format", "rgb24", "--size", "1152x960",
+        ];
+        args.extend(["--model", "deblur-f32", "--steps", "3", "--workers", "2"]);
+        args.extend(extra);
+        let out = coldframe_with_stdin(&args, &input);
         assert!(
             out.status.success(),
             "{}",

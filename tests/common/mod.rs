@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use coldframe::frame::Frame;
 use coldframe::models::resolve;
@@ -124,6 +124,26 @@ pub fn coldframe(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run coldframe")
+}
+
+/// A run with `input` on stdin, fed from a thread: the child writes while it reads, and may stop reading early.
+pub fn coldframe_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coldframe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run coldframe");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().expect("wait for coldframe");
+    feeder.join().expect("the feeder thread");
+    o
 }
 
 /// A successful run; returns its stderr.
