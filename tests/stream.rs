@@ -561,3 +561,90 @@ fn gstreamer_raw_video_through_coldframe_and_back() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Mean absolute change between consecutive frames of `frames` (tightly packed RGB24 of w x h), over the pixels
+/// `inside` selects.
+fn frame_to_frame_change(
+    frames: &[u8],
+    w: usize,
+    h: usize,
+    inside: &dyn Fn(usize, usize) -> bool,
+) -> f64 {
+    let size = w * h * 3;
+    let (mut total, mut count) = (0u64, 0u64);
+    for (a, b) in frames.chunks(size).zip(frames.chunks(size).skip(1)) {
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            let px = i / 3;
+            if inside(px % w, px / w) {
+                total += p.abs_diff(*q) as u64;
+                count += 1;
+            }
+        }
+    }
+    total as f64 / count.max(1) as f64
+}
+
+#[test]
+fn stream_inpaint_of_a_static_noisy_scene_does_not_flicker_in_the_hole() {
+    // A still scene with fresh sensor noise in every frame (ffmpeg's temporal noise, std ~2.7 levels) and a fixed
+    // brush-stroke mask: thin strokes, the mask whose fill follows its border most closely (ratios measured
+    // 0.69-0.94 over the test masks, brush the highest). The fill must change from frame to frame no more than
+    // the known pixels around it do: a fill that flickers more than the scene is what a viewer sees.
+    let (w, h) = (320usize, 240usize);
+    let frames = 8;
+    let clip = ffmpeg(&format!(
+        "movie={},loop=loop={}:size=1:start=0,noise=alls=6:allf=t -frames:v {frames} -pix_fmt rgb24 -f rawvideo",
+        common::s(&common::data("sample.png")),
+        frames - 1
+    ));
+    assert_eq!(clip.len(), w * h * 3 * frames);
+    let brush = image::open(common::data("mask_brush.png"))
+        .unwrap()
+        .to_luma8();
+    let mask = image::imageops::resize(
+        &brush,
+        w as u32,
+        h as u32,
+        image::imageops::FilterType::Nearest,
+    );
+    let mask_path = common::tmp("flicker_mask.png");
+    mask.save(&mask_path).unwrap();
+    let o = stream_task(
+        "inpaint",
+        &[
+            "--format",
+            "rgb24",
+            "--size",
+            "320x240",
+            "--mask",
+            common::s(&mask_path),
+        ],
+        &clip,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout.len(), clip.len());
+    let hole = |x: usize, y: usize| mask.get_pixel(x as u32, y as u32)[0] != 0;
+    // the known pixels within 8 pixels of the hole (a square neighbourhood)
+    let ring = |x: usize, y: usize| {
+        !hole(x, y)
+            && (y.saturating_sub(8)..(y + 9).min(h))
+                .any(|yy| (x.saturating_sub(8)..(x + 9).min(w)).any(|xx| hole(xx, yy)))
+    };
+    let (in_hole, in_ring) = (
+        frame_to_frame_change(&o.stdout, w, h, &hole),
+        frame_to_frame_change(&o.stdout, w, h, &ring),
+    );
+    let input_ring = frame_to_frame_change(&clip, w, h, &ring);
+    assert!(
+        in_ring > 1.0 && in_ring == input_ring,
+        "known pixels: {in_ring} vs input {input_ring}"
+    );
+    assert!(
+        in_hole <= in_ring,
+        "the fill flickers: mean change {in_hole:.3} per frame inside the hole, {in_ring:.3} around it"
+    );
+    eprintln!(
+        "hole {in_hole:.3} ring {in_ring:.3} ratio {:.3}",
+        in_hole / in_ring
+    );
+}

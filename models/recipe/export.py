@@ -25,6 +25,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quantize_static)
 
 sys.path.insert(0, os.path.dirname(__file__))
+import blur_mix  # noqa: E402
 import camera_blur  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
@@ -72,6 +73,46 @@ def metadata(name, precision, default_steps):
     }
 
 
+def camera_metadata(name, precision, default_steps):
+    return {
+        "coldframe.format": "1",
+        "name": name,
+        "task": "camera-deblur",
+        "T": str(blur_mix.T),
+        "sigma_schedule": ",".join(f"{s:g}" for s in degrade.sigma_schedule()),
+        "extent_step": ",".join(f"{f}:{v:g}" for f, v in camera_blur.STEP.items()),
+        "stride": str(ColdUNet.STRIDE),
+        "macs_per_pixel": f"{macs_per_pixel(ColdUNet(T=blur_mix.T, cond=blur_mix.DESCRIPTOR), 3, cond=blur_mix.DESCRIPTOR):.0f}",
+        "precision": precision,
+        "default_steps": str(default_steps),
+        "input_layout": "image: float32 [1,3,H,W] RGB in [0,1], H and W multiples of stride; t: float32 [1] step; "
+                        "blur: float32 [1,5] descriptor: one-hot gaussian, defocus, motion (shake is motion), then "
+                        "(mxx - myy) / (mxx + myy), 2 mxy / (mxx + myy) of the PSF (models/recipe/blur_mix.py)",
+        "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
+        "degradation": "gaussian (sigma 0.25 t, models/recipe/degrade.py), defocus (radius 0.4 t), motion and shake "
+                       "(length 1.25 t; models/recipe/camera_blur.py), reflect padding",
+        "model_version": "1",
+    }
+
+
+def estimator_metadata(name, precision):
+    import estimator
+
+    return {
+        "coldframe.format": "1",
+        "name": name,
+        "task": "blur-estimate",
+        "T": str(blur_mix.T),
+        "kinds": ",".join(estimator.KINDS),
+        "stride": "16",
+        "precision": precision,
+        "input_layout": "image: float32 [1,3,H,W] RGB in [0,1], H and W multiples of stride",
+        "output": "estimate: float32 [1,7]: logits of kinds, t / T, the trail's (mxx - myy) / (mxx + myy) and "
+                  "2 mxy / (mxx + myy) (models/recipe/estimator.py decode)",
+        "model_version": "1",
+    }
+
+
 def set_metadata(path, props):
     m = onnx.load(path)
     del m.metadata_props[:]
@@ -97,6 +138,26 @@ class InpaintCalib(CalibrationDataReader):
             t = rng.randint(1, degrade.T_MASK)
             miss = degrade.missing_at(degrade.depth2(masks.frame_scale_mask(crop, rng)), t)
             self.items.append({"image": degrade.mask_degrade(x0, miss)[None], "t": np.array([t], np.float32)})
+        self.it = iter(self.items)
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+class CameraCalib(CalibrationDataReader):
+    """Training crops blurred by random cases of the camera mix, with their true descriptors."""
+
+    def __init__(self, n=64):
+        train, _ = data.split(camera=True)
+        crops = data.Crops(train, 128, seed=99)
+        rng = random.Random(5)
+        self.items = []
+        for _ in range(n):
+            x0 = torch.from_numpy(crops.batch(1).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+            case = blur_mix.random_case(rng)
+            xt = camera_blur.blur_torch(x0, [case.psf()]).numpy().astype(np.float32)
+            self.items.append({"image": xt, "t": np.array([case.t], np.float32),
+                               "blur": case.descriptor()[None]})
         self.it = iter(self.items)
 
     def get_next(self):
@@ -286,8 +347,13 @@ def inpaint_sampler_fixture(model_path, out_path, steps=4):
 # the multiply-adds in float. The deblurrer loses under 0.1 dB with the defaults.
 STEM_INPUT = ["/net/Reshape", "/net/Transpose", "/net/Reshape_1", "/net/Slice_1", "/net/Div_2", "/net/Mul_2",
               "/net/Concat_2"]
+# The camera deblurrer's stem input holds the descriptor (values -1..1) beside the image: quantized together they
+# would share one scale, so the stem stays in float as the inpainter's does (names read off its export).
+CAMERA_STEM_INPUT = ["/net/Reshape", "/net/Transpose", "/net/Reshape_1", "/net/Slice_1", "/net/Reshape_2",
+                     "/net/Div_2", "/net/Mul_2", "/net/Reshape_3", "/net/Mul_3", "/net/Concat_2", "/net/stem/Conv"]
 QUANT_OPTIONS = {
     "deblur": {},
+    "camera": {"nodes_to_exclude": CAMERA_STEM_INPUT},
     "inpaint": {"nodes_to_exclude": STEM_INPUT + ["/net/stem/Conv"], "calibrate_method": CalibrationMethod.Percentile},
 }
 
@@ -318,6 +384,53 @@ def export_pair(ckpt, task, in_ch, T, x, meta, calib, default_steps):
     got = s.run(None, {"image": x.numpy(), "t": t.numpy()})[0]
     print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
     return st, f32, i8
+
+
+def export_camera(args):
+    """models/camera-{f32,int8}.onnx: the camera deblurrer, with its third input `blur` (blur_mix's descriptor)."""
+    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+    net = ColdUNet(T=blur_mix.T, cond=blur_mix.DESCRIPTOR)
+    net.load_state_dict(st["ema"])
+    model = Exported(net).eval()
+    f32 = os.path.join(ROOT, "models", "camera-f32.onnx")
+    i8 = os.path.join(ROOT, "models", "camera-int8.onnx")
+    x, t, d = torch.rand(1, 3, 64, 96), torch.tensor([8.0]), torch.tensor([[0.0, 0.0, 1.0, 0.3, -0.5]])
+    torch.onnx.export(model, (x, t, d), f32, input_names=["image", "t", "blur"], output_names=["x0"],
+                      opset_version=17, dynamic_axes={"image": {2: "H", 3: "W"}, "x0": {2: "H", 3: "W"}},
+                      dynamo=False)
+    set_metadata(f32, camera_metadata("camera-f32", "f32", args.default_steps))
+    names = {n.name for n in onnx.load(f32).graph.node}
+    missing = [n for n in CAMERA_STEM_INPUT if n not in names]
+    if missing:
+        raise SystemExit(f"stem nodes not in the export (renamed by torch?): {missing}; stem-side nodes: "
+                         f"{sorted(n for n in names if '/stem' in n or 'Concat' in n or 'Reshape' in n)}")
+    quantize("camera", f32, i8, CameraCalib(), camera_metadata, args.default_steps)
+    s = ort.InferenceSession(f32, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ref = model(x, t, d).numpy()
+    got = s.run(None, {"image": x.numpy(), "t": t.numpy(), "blur": d.numpy()})[0]
+    print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
+
+
+def export_estimator(args):
+    """models/blur-estimator-f32.onnx (batch norms folded into the convolutions by the exporter)."""
+    import estimator
+
+    st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
+    net = estimator.BlurEstimator()
+    net.load_state_dict(st["ema"])
+    net.eval()
+    out = os.path.join(ROOT, "models", "blur-estimator-f32.onnx")
+    x = torch.rand(1, 3, 96, 128)
+    torch.onnx.export(net, (x,), out, input_names=["image"], output_names=["estimate"], opset_version=17,
+                      dynamic_axes={"image": {2: "H", 3: "W"}}, dynamo=False)
+    set_metadata(out, estimator_metadata("blur-estimator-f32", "f32"))
+    with torch.no_grad():
+        ref = net(x).numpy()
+    got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
+    print("torch vs onnxruntime max abs diff", float(np.abs(ref - got).max()))
+    print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
 
 
 def export_inpaint(args):
@@ -351,7 +464,7 @@ def requantize(task):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint"])
+    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint", "camera", "estimator"])
     ap.add_argument("--ckpt", default="models/work/deblur/last.pt")
     ap.add_argument("--default-steps", type=int, default=1)
     ap.add_argument("--requantize", action="store_true", help="only the int8 file, from the committed f32 one")
@@ -367,6 +480,10 @@ def main():
         return requantize(args.task)
     if args.task == "inpaint":
         return export_inpaint(args)
+    if args.task == "camera":
+        return export_camera(args)
+    if args.task == "estimator":
+        return export_estimator(args)
     st, f32, i8 = export_pair(args.ckpt, "deblur", 3, degrade.T_BLUR, torch.rand(1, 3, 64, 96), metadata, Calib(),
                               args.default_steps)
     os.makedirs(os.path.join(ROOT, "tests", "data"), exist_ok=True)

@@ -31,11 +31,12 @@ def conv(cin, cout, stride=1):
 class ColdUNet(nn.Module):
     STRIDE = 8  # s2d(2) then two stride-2 levels
 
-    def __init__(self, in_ch=3, c1=24, c2=48, c3=96, T=20):
+    def __init__(self, in_ch=3, c1=24, c2=48, c3=96, T=20, cond=0):
         super().__init__()
         self.T = T
         self.in_ch = in_ch
-        self.stem = conv(in_ch * 4 + 1, c1)
+        self.cond = cond
+        self.stem = conv(in_ch * 4 + 1 + cond, c1)
         self.enc1 = conv(c1, c1)
         self.down1 = conv(c1, c2, stride=2)
         self.enc2 = conv(c2, c2)
@@ -48,12 +49,16 @@ class ColdUNet(nn.Module):
         self.dec1 = conv(c1, c1)
         self.head = conv(c1, 3 * 4)
 
-    def forward(self, image, t):
-        # t: [N] or [1] float step index; broadcast as a constant channel at half resolution.
+    def forward(self, image, t, blur=None):
+        # t: [N] or [1] float step index; broadcast as a constant channel at half resolution. blur: [N, cond], the
+        # camera deblurrer's blur descriptor (blur_mix.py), each value one more constant channel.
         rgb = image[:, :3]
         h = space_to_depth(image, 2)
-        tch = torch.ones_like(h[:, :1]) * (t.view(-1, 1, 1, 1) / self.T)
-        h = torch.cat([h, tch], 1)
+        ones = torch.ones_like(h[:, :1])
+        chans = [h, ones * (t.view(-1, 1, 1, 1) / self.T)]
+        if self.cond:
+            chans.append(ones * blur.view(-1, self.cond, 1, 1))
+        h = torch.cat(chans, 1)
         a = F.relu(self.stem(h))
         e1 = F.relu(self.enc1(a)) + a
         b = F.relu(self.down1(e1))
@@ -75,11 +80,11 @@ class Exported(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, image, t):
-        return torch.clamp(self.net(image, t), 0.0, 1.0)
+    def forward(self, image, t, blur=None):
+        return torch.clamp(self.net(image, t, blur), 0.0, 1.0)
 
 
-def macs_per_pixel(net: nn.Module, in_ch: int, size=256) -> float:
+def macs_per_pixel(net: nn.Module, in_ch: int, size=256, cond=0) -> float:
     """Multiply-adds of every Conv2d for one frame, per input pixel (hooks count output elems x kernel volume)."""
     total = [0]
 
@@ -89,7 +94,7 @@ def macs_per_pixel(net: nn.Module, in_ch: int, size=256) -> float:
 
     hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
-        net(torch.zeros(1, in_ch, size, size), torch.zeros(1))
+        net(torch.zeros(1, in_ch, size, size), torch.zeros(1), torch.zeros(1, cond) if cond else None)
     for h in hs:
         h.remove()
     return total[0] / (size * size)

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+import blur_mix  # noqa: E402
+import camera_blur  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
 import masks  # noqa: E402
@@ -42,6 +44,27 @@ def make_batch(crops, n, T, rng, device):
     xt = data.camera_artefacts(xt.permute(0, 2, 3, 1).numpy(), rng)
     xt = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous()
     return xt.to(device), t.float().to(device), x0.to(device)
+
+
+# Camera blur is cut from a crop this much larger on each side, so that the training frames hold the blur of a
+# scene that goes on past them (a real frame's), not reflect padding: the longest trail reaches 13 pixels, the
+# widest Gaussian 15.
+CAMERA_MARGIN = 16
+
+
+def make_camera_batch(crops, n, rng, device, t_fixed=None, artefacts=True):
+    """(x_t, t, descriptor, x0): crops of crops.crop - 2 CAMERA_MARGIN pixels, each blurred by a random case of
+    blur_mix (family, extent step, direction, shake shape), then camera artefacts on the input only."""
+    big = torch.from_numpy(crops.batch(n).astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
+    cases = [blur_mix.random_case(rng, t_fixed) for _ in range(n)]
+    m = CAMERA_MARGIN
+    xt = camera_blur.blur_torch(big, [c.psf() for c in cases])[:, :, m:-m, m:-m]
+    x0 = big[:, :, m:-m, m:-m].contiguous()
+    if artefacts:
+        xt = torch.from_numpy(data.camera_artefacts(xt.permute(0, 2, 3, 1).numpy(), rng)).permute(0, 3, 1, 2)
+    t = torch.tensor([float(c.t) for c in cases])
+    desc = torch.from_numpy(np.stack([c.descriptor() for c in cases]))
+    return xt.contiguous().to(device), t.to(device), desc.to(device), x0.to(device)
 
 
 def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="crop", fill=degrade.FILL):
@@ -114,6 +137,18 @@ def onnx_weights(path):
     return {"ema": weights, "step": "exported"}
 
 
+def widen_stem(init, fresh):
+    """init's weights for a net whose stem takes more constant channels (the camera deblurrer started from the
+    Gaussian one): the extra input channels of the stem start at zero, so the start computes what init did."""
+    out = dict(init)
+    w, f = init["stem.weight"], fresh["stem.weight"]
+    if w.shape != f.shape:
+        wide = torch.zeros_like(f)
+        wide[:, : w.shape[1]] = w
+        out["stem.weight"] = wide
+    return out
+
+
 def psnr_in(a, b, m):
     mse = (((a.clamp(0, 1) - b) ** 2) * m).sum().item() / max(3 * m.sum().item(), 1.0)
     return 10 * math.log10(1.0 / max(mse, 1e-12))
@@ -126,7 +161,8 @@ def psnr(a, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint"])
+    ap.add_argument("--task", default="deblur", choices=["deblur", "inpaint", "camera"],
+                    help="camera: the deblurrer of camera blur (blur_mix.py), told the blur's descriptor")
     ap.add_argument("--out", default="models/work/deblur")
     ap.add_argument("--steps", type=int, default=40000)
     ap.add_argument("--batch", type=int, default=16)
@@ -156,6 +192,8 @@ def main():
     ap.add_argument("--augment", action="store_true",
                     help="training crops also at up to half scale, turned by quarter turns and with the colour "
                          "channels permuted (data.Crops): against learning the few training photos by heart")
+    ap.add_argument("--camera-photos", action="store_true",
+                    help="train and validate also on data.camera_photo_files (their own split, data.split)")
     ap.add_argument("--extra-photos", action="store_true",
                     help="train also on data.extra_photos (palapeli-data, scikit-image, scikit-learn, matplotlib); "
                          "the validation photos stay the same")
@@ -171,9 +209,11 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.out, exist_ok=True)
     inpaint = args.task == "inpaint"
+    camera = args.task == "camera"
     T = degrade.T_MASK if inpaint else degrade.T_BLUR
     in_ch = 4 if inpaint else 3
-    net = ColdUNet(in_ch=in_ch, T=T).to(device, memory_format=torch.channels_last)
+    cond = blur_mix.DESCRIPTOR if camera else 0
+    net = ColdUNet(in_ch=in_ch, T=T, cond=cond).to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s = 0, 0.0
@@ -182,8 +222,9 @@ def main():
     if not os.path.exists(ck) and args.init:
         st = onnx_weights(args.init) if args.init.endswith(".onnx") else \
             torch.load(args.init, map_location=device, weights_only=False)
-        net.load_state_dict(st["ema"])
-        ema.load_state_dict(st["ema"])
+        init = widen_stem(st["ema"], net.state_dict())
+        net.load_state_dict(init)
+        ema.load_state_dict(init)
         print(f"initialised from {args.init} (step {st['step']})", flush=True)
     if os.path.exists(ck):
         st = torch.load(ck, map_location=device, weights_only=False)
@@ -194,12 +235,16 @@ def main():
         rng.setstate(st["rng"])
         print(f"resumed at step {step} ({trained_s / 60:.1f} min trained)", flush=True)
 
-    train_photos, val_photos = data.split()
-    images = [data.load_photo(p) for p in train_photos]
+    train_photos, val_photos = data.split(camera=args.camera_photos)
+    if args.camera_photos:
+        images = [im for p in train_photos for im in data.load_scales(p)]
+    else:
+        images = [data.load_photo(p) for p in train_photos]
     if args.extra_photos:
         images += data.extra_photos()
-    crops = data.Crops(None, args.crop, seed=step, images=images, augment=args.augment)
-    val = data.Crops(val_photos, 256 if args.mask_scale == "frame" else 128, seed=123)
+    margin = 2 * CAMERA_MARGIN if camera else 0
+    crops = data.Crops(None, args.crop + margin, seed=step, images=images, augment=args.augment)
+    val = data.Crops(val_photos, (256 if args.mask_scale == "frame" else 128) + margin, seed=123)
     vrng = random.Random(7)
     if inpaint:
         # the fast distance transform must be the reference one (degrade.depth2) on the masks this run draws
@@ -212,6 +257,11 @@ def main():
                                             mask_scale=args.mask_scale, fill=args.fill)
         vscore = lambda y: psnr_in(y, vy, vm)  # noqa: E731
         vbase = vscore(vx[:, :3])
+    elif camera:
+        # every family at t = 10 (defocus radius 4, motion 12.5 px, Gaussian sigma 2.5), told the true blur
+        vx, vt, vd, vy = make_camera_batch(val, 16, vrng, device, t_fixed=10)
+        vscore = lambda y: psnr(y, vy)  # noqa: E731
+        vbase = vscore(vx)
     else:
         vx, vt, vy = make_batch(val, 16, T, vrng, device)
         vt[:] = 12.0  # sigma 3
@@ -222,7 +272,7 @@ def main():
     meta = {
         "photos_train": len(images),
         "photos_val": len(val_photos),
-        "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=in_ch, T=T), in_ch),
+        "macs_per_pixel": macs_per_pixel(ColdUNet(in_ch=in_ch, T=T, cond=cond), in_ch, cond=cond),
         "params": param_count(net),
         "batch": args.batch,
         "crop": args.crop,
@@ -238,6 +288,7 @@ def main():
         "augment": args.augment,
         "l2": args.l2,
         "extra_photos": args.extra_photos,
+        "camera_photos": args.camera_photos,
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -283,6 +334,9 @@ def main():
                 loss = (err.sum((1, 2, 3)) / (3 * miss.sum((1, 2, 3)))).mean()
             else:
                 loss = err.sum() / (3 * miss.sum())
+        elif camera:
+            xt, t, desc, x0 = make_camera_batch(crops, args.batch, rng, device)
+            loss = (net(xt, t, desc) - x0).abs().mean()
         else:
             xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
             loss = (net(xt, t) - x0).abs().mean()
@@ -297,7 +351,7 @@ def main():
         run_loss += loss.item()
         if step % 250 == 0:
             with torch.no_grad():
-                vp = vscore(ema(vx, vt))
+                vp = vscore(ema(vx, vt, vd) if camera else ema(vx, vt))
             el = trained_s + time.time() - start
             line = f"{step}\t{run_loss / 250:.5f}\t{vp:.3f}\t{vbase:.3f}\t{el:.0f}"
             print(line, flush=True)
