@@ -8,14 +8,16 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
+use crate::camera_deblur::{BlurChoice, CameraDeblurrer, CameraPlan, Severity, Told};
 use crate::deblur::{DeblurPlan, Deblurrer};
-use crate::frame::Frame;
+use crate::frame::{Frame, Rect};
 use crate::frame_mask::{FrameMask, MaskSource};
 use crate::inpaint::{InpaintPlan, Inpainter};
-use crate::model_info::ModelInfo;
+use crate::model_info::{ModelInfo, Task};
 use crate::models::resolve;
+use crate::restorer::blur_estimator::BlurEstimator;
 use crate::restorer::Restorer;
 use crate::sampler::Sampler;
 use crate::setting::{refuse, Setting};
@@ -23,23 +25,42 @@ use crate::setting::{refuse, Setting};
 /// What the user asked for, with the settings only that task has.
 pub enum Request {
     Deblur {
-        /// The blur's total Gaussian sigma, in pixels.
-        severity: f32,
+        /// Estimated, or given in the blur's own unit (a Gaussian model: its total sigma in pixels); None: the
+        /// model's default (a camera deblurrer estimates, a Gaussian model takes sigma 2).
+        severity: Option<Severity>,
+        /// Which blur (a Gaussian model inverts only the Gaussian).
+        blur: BlurChoice,
         sampler: Sampler,
+        /// The blur estimator (an embedded name or an ONNX file), for `Severity::Auto`.
+        estimator: String,
     },
     /// One mask (file and/or rectangles) for every frame, or a folder of masks named as the inputs.
     Inpaint { masks: MaskSource },
 }
 
+/// The Gaussian deblurrer's severity when none is given.
+pub const DEFAULT_SIGMA: f32 = 2.0;
+
 /// Restores whole frames with its own model instance and plans: one per worker.
 pub trait FrameRestorer: Send {
     /// `input` names where the frame came from (a file, or `-`): a folder of masks is looked up by it.
     fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame>;
+
+    /// The blur to undo in the frames (or tiles) that follow, fixed for a whole still or stream
+    /// (`Job::blur_of`); restorers of other tasks ignore it.
+    fn set_blur(&mut self, _blur: Option<&Told>) {}
 }
 
 /// The request checked against its model.
 enum Plan {
     Deblur(DeblurPlan),
+    Camera {
+        plan: CameraPlan,
+        /// Loaded for `Severity::Auto`.
+        estimator: Option<Box<BlurEstimator>>,
+        /// The blur of every frame, once `Job::fix_blur` has fixed it for a stream.
+        fixed: Option<Option<Told>>,
+    },
     Inpaint {
         steps: usize,
         masks: MaskSource,
@@ -68,9 +89,43 @@ impl Job {
         let restorer = Restorer::from_bytes(&bytes, &name)?;
         let info = restorer.info.clone();
         let plan = match request {
-            Request::Deblur { severity, sampler } => {
-                Plan::Deblur(DeblurPlan::new(&info, severity, steps, sampler)?)
-            }
+            Request::Deblur {
+                severity,
+                blur,
+                sampler,
+                estimator,
+            } => match &info.task {
+                Task::CameraDeblur(_) => {
+                    let severity = severity.unwrap_or(Severity::Auto);
+                    Plan::Camera {
+                        plan: CameraPlan::new(&info, blur, severity, steps, sampler)?,
+                        estimator: match severity {
+                            Severity::Auto => {
+                                let (bytes, name) = resolve(&estimator)?;
+                                Some(Box::new(BlurEstimator::from_bytes(&bytes, &name)?))
+                            }
+                            Severity::Given(_) => None,
+                        },
+                        fixed: None,
+                    }
+                }
+                _ => {
+                    let severity = severity.unwrap_or(Severity::Given(DEFAULT_SIGMA));
+                    let sigma = match (severity, blur) {
+                        (Severity::Given(s), BlurChoice::Auto | BlurChoice::Gaussian) => s,
+                        (Severity::Auto, _) => bail!(
+                            "model {} inverts a Gaussian blur of a given sigma and cannot estimate one: give \
+                             --severity SIGMA, or use a camera deblurrer",
+                            info.name
+                        ),
+                        (_, other) => bail!(
+                            "model {} inverts only a Gaussian blur, not {other:?}: use a camera deblurrer",
+                            info.name
+                        ),
+                    };
+                    Plan::Deblur(DeblurPlan::new(&info, sigma, steps, sampler)?)
+                }
+            },
             Request::Inpaint { masks } => Plan::Inpaint {
                 steps: InpaintPlan::steps(&info, steps)?,
                 masks,
@@ -90,15 +145,55 @@ impl Job {
     /// Whether a frame may be restored in tiles: the deblurrer's dependence is local (its network and blurs); the
     /// inpainter's fill and mask schedule reach across the frame.
     pub fn tiles(&self) -> bool {
-        matches!(self.plan, Plan::Deblur(_))
+        matches!(self.plan, Plan::Deblur(_) | Plan::Camera { .. })
     }
 
     /// The network calls per frame.
     pub fn steps(&self) -> usize {
         match &self.plan {
             Plan::Deblur(p) => p.steps,
+            Plan::Camera { plan, .. } => plan.steps,
             Plan::Inpaint { steps, .. } => *steps,
         }
+    }
+
+    /// For the camera deblurrer: the blur to undo in a width x height image of which `crop` cuts RGB regions,
+    /// given or estimated (the estimator reads a few crops, `blur_estimator::crops`). Outer None: this job's task
+    /// takes no blur; inner None: nothing to undo.
+    pub fn blur_of(
+        &mut self,
+        width: usize,
+        height: usize,
+        crop: &dyn Fn(Rect) -> Frame,
+    ) -> Result<Option<Option<Told>>> {
+        let Plan::Camera {
+            plan, estimator, ..
+        } = &mut self.plan
+        else {
+            return Ok(None);
+        };
+        let Task::CameraDeblur(schedule) = &self.info.task else {
+            bail!("model {} is not a camera deblurrer", self.info.name);
+        };
+        if let Some(told) = plan.given(schedule) {
+            return Ok(Some(Some(told)));
+        }
+        let estimator = estimator
+            .as_mut()
+            .context("an estimated severity has its estimator loaded")?;
+        let e = estimator.estimate_crops(width, height, crop)?;
+        Ok(Some(plan.from_estimate(&e, schedule)))
+    }
+
+    /// For a stream: fixes the blur of every frame from the first one (estimated once, so that it cannot flicker
+    /// from frame to frame), before the workers are made.
+    pub fn fix_blur(&mut self, first: &Frame) -> Result<()> {
+        if let Some(blur) = self.blur_of(first.width, first.height, &|r| first.region(r))? {
+            if let Plan::Camera { fixed, .. } = &mut self.plan {
+                *fixed = Some(blur);
+            }
+        }
+        Ok(())
     }
 
     /// For a stream, whose frames all have one size and no file name: fixes the mask once for every frame.
@@ -135,6 +230,14 @@ impl Job {
                 "severity {} (t*={}), {} steps {:?}",
                 p.severity, p.t_star, p.steps, p.sampler
             ),
+            Plan::Camera { plan, fixed, .. } => {
+                let blur = match fixed {
+                    Some(Some(told)) => format!("{} (t*={})", told.describe(), told.t),
+                    Some(None) => "no blur found: frames pass through".to_string(),
+                    None => format!("{:?} blur, severity {:?}", plan.blur, plan.severity),
+                };
+                format!("{blur}, up to {} steps {:?}", plan.steps, plan.sampler)
+            }
             Plan::Inpaint { steps, fixed, .. } => match fixed {
                 Some(plan) => {
                     let (n, all) = (plan.mask.count(), plan.mask.width * plan.mask.height);
@@ -164,6 +267,11 @@ impl Job {
                 deblurrer: Deblurrer::new(restorer)?,
                 plan: *plan,
             }),
+            Plan::Camera { plan, fixed, .. } => Box::new(CameraWorker {
+                deblurrer: CameraDeblurrer::new(restorer)?,
+                plan: *plan,
+                blur: fixed.clone(),
+            }),
             Plan::Inpaint {
                 steps,
                 masks,
@@ -187,6 +295,29 @@ struct DeblurWorker {
 impl FrameRestorer for DeblurWorker {
     fn restore(&mut self, _input: &Path, frame: &Frame) -> Result<Frame> {
         self.deblurrer.restore(frame, &self.plan)
+    }
+}
+
+struct CameraWorker {
+    deblurrer: CameraDeblurrer,
+    plan: CameraPlan,
+    /// Set for the whole stream or still (`set_blur`) before any frame or tile.
+    blur: Option<Option<Told>>,
+}
+
+impl FrameRestorer for CameraWorker {
+    fn restore(&mut self, input: &Path, frame: &Frame) -> Result<Frame> {
+        match &self.blur {
+            Some(told) => self.deblurrer.restore(frame, told.as_ref(), &self.plan),
+            None => bail!(
+                "{}: the blur to undo was not fixed before restoring",
+                input.display()
+            ),
+        }
+    }
+
+    fn set_blur(&mut self, blur: Option<&Told>) {
+        self.blur = Some(blur.cloned());
     }
 }
 

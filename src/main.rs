@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use argh::FromArgs;
 
+use coldframe::camera_deblur::{BlurChoice, Severity};
 use coldframe::degrade::blur::blur;
 use coldframe::degrade::camera_blur::{CameraBlur, T_CAMERA};
 use coldframe::frame::Rect;
@@ -39,9 +40,21 @@ macro_rules! flags {
     };
     (@group $meta:tt $name:ident [$($fields:tt)*] [deblur $(, $rest:ident)*]) => {
         flags!(@group $meta $name [$($fields)*
-            /// total Gaussian sigma of the blur in the input, in pixels (default 2; the model card gives the range)
-            #[argh(option, default = "2.0")]
-            severity: f32,
+            /// how blurred the input is: auto (estimated; a camera deblurrer's default), or the blur's extent in
+            /// pixels: a Gaussian's sigma (a Gaussian model's default: 2), a defocus disc's radius, a motion
+            /// trail's length (see --blur; the model card gives the ranges)
+            #[argh(option, from_str_fn(parse_severity))]
+            severity: Option<Severity>,
+            /// which blur, for a camera deblurrer: auto (default: as estimated; with a given --severity, a
+            /// Gaussian), gaussian, defocus or motion
+            #[argh(option, default = "BlurName::Auto", from_str_fn(parse_blur))]
+            blur: BlurName,
+            /// the direction of a given --blur motion, in degrees counter-clockwise from the x axis (default 0)
+            #[argh(option, default = "0.0")]
+            angle: f32,
+            /// the blur estimator for --severity auto: an ONNX file (models/blur-estimator-f32.onnx)
+            #[argh(option, default = "DEFAULT_ESTIMATOR.to_string()")]
+            estimator: String,
             /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is one direct prediction,
             /// the fastest)
             #[argh(option)]
@@ -288,6 +301,51 @@ flags! {
 /// List the embedded models.
 struct ModelsArgs {}
 
+/// Where `--severity auto` looks for the estimator when `--estimator` is not given.
+const DEFAULT_ESTIMATOR: &str = "models/blur-estimator-f32.onnx";
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    if s == "auto" {
+        return Ok(Severity::Auto);
+    }
+    s.parse::<f32>()
+        .map(Severity::Given)
+        .map_err(|_| format!("{s:?} is not a number of pixels nor auto"))
+}
+
+/// `--blur` as named; `--angle` completes a motion.
+#[derive(Clone, Copy)]
+enum BlurName {
+    Auto,
+    Gaussian,
+    Defocus,
+    Motion,
+}
+
+fn parse_blur(s: &str) -> Result<BlurName, String> {
+    match s {
+        "auto" => Ok(BlurName::Auto),
+        "gaussian" => Ok(BlurName::Gaussian),
+        "defocus" => Ok(BlurName::Defocus),
+        "motion" => Ok(BlurName::Motion),
+        _ => Err(format!(
+            "unknown blur {s:?}: expected auto, gaussian, defocus or motion"
+        )),
+    }
+}
+
+fn blur_choice(name: BlurName, angle: f32) -> Result<BlurChoice> {
+    if !angle.is_finite() {
+        bail!("--angle {angle} is not a number of degrees");
+    }
+    Ok(match name {
+        BlurName::Auto => BlurChoice::Auto,
+        BlurName::Gaussian => BlurChoice::Gaussian,
+        BlurName::Defocus => BlurChoice::Defocus,
+        BlurName::Motion => BlurChoice::Motion { angle },
+    })
+}
+
 fn parse_sampler(s: &str) -> Result<Sampler, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
@@ -333,7 +391,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Deblur(a) => {
             let request = Request::Deblur {
                 severity: a.severity,
+                blur: blur_choice(a.blur, a.angle)?,
                 sampler: a.sampler,
+                estimator: a.estimator,
             };
             let job = StillJob::new(Job::new(&a.model, a.steps, request)?, a.workers, a.tile)?;
             restore_paths(job, a.input, a.output)
@@ -488,7 +548,9 @@ fn stream(task: StreamTask) -> Result<()> {
             a,
             Request::Deblur {
                 severity: a.severity,
+                blur: blur_choice(a.blur, a.angle)?,
                 sampler: a.sampler,
+                estimator: a.estimator,
             },
             a.tile
         ),

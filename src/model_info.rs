@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Context, Result};
 
 use crate::degrade::blur::BlurSchedule;
+use crate::degrade::camera_blur::T_CAMERA;
 use crate::degrade::mask::Fill;
 
 pub const FORMAT_VERSION: &str = "1";
@@ -17,6 +18,9 @@ pub enum Task {
     Deblur(BlurSchedule),
     /// The mask degradation (docs/design.md §3); `fill` is what a still-missing pixel holds.
     Inpaint { fill: Fill },
+    /// Camera blur of any family (docs/design.md §2b): Gaussian by this schedule, or defocus, motion or shake
+    /// (`degrade::camera_blur`); the network is told the blur's descriptor as a third input.
+    CameraDeblur(BlurSchedule),
 }
 
 impl Task {
@@ -24,14 +28,23 @@ impl Task {
         match self {
             Task::Deblur(_) => "deblur",
             Task::Inpaint { .. } => "inpaint",
+            Task::CameraDeblur(_) => "camera-deblur",
         }
     }
 
     /// The image channels the network takes: RGB, and for inpainting the still-missing mask.
     pub fn in_channels(&self) -> usize {
         match self {
-            Task::Deblur(_) => 3,
+            Task::Deblur(_) | Task::CameraDeblur(_) => 3,
             Task::Inpaint { .. } => 4,
+        }
+    }
+
+    /// The network's inputs: image and t, and for the camera deblurrer the blur descriptor.
+    pub fn inputs(&self) -> usize {
+        match self {
+            Task::CameraDeblur(_) => 3,
+            _ => 2,
         }
     }
 }
@@ -76,8 +89,8 @@ impl ModelInfo {
             bail!("{source}: coldframe.format {version:?} is not supported (this binary reads {FORMAT_VERSION:?})");
         }
         let kind = get("task")?;
-        if kind != "deblur" && kind != "inpaint" {
-            bail!("{source}: task {kind:?} is not one this binary runs (deblur, inpaint)");
+        if !["deblur", "inpaint", "camera-deblur"].contains(&kind.as_str()) {
+            bail!("{source}: task {kind:?} is not one this binary runs (deblur, inpaint, camera-deblur)");
         }
         let num = |k: &str| -> Result<usize> {
             let v = get(k)?;
@@ -90,6 +103,20 @@ impl ModelInfo {
         }
         let task = if kind == "deblur" {
             Task::Deblur(BlurSchedule {
+                sigmas: sigma_schedule(get("sigma_schedule")?, t_max, source)?,
+            })
+        } else if kind == "camera-deblur" {
+            let steps = get("extent_step")?;
+            if steps != CAMERA_EXTENT_STEPS {
+                bail!(
+                    "{source}: extent_step {steps:?} is not the camera blur this binary computes \
+                     ({CAMERA_EXTENT_STEPS:?})"
+                );
+            }
+            if t_max != T_CAMERA {
+                bail!("{source}: T = {t_max}, the camera blur families have T = {T_CAMERA}");
+            }
+            Task::CameraDeblur(BlurSchedule {
                 sigmas: sigma_schedule(get("sigma_schedule")?, t_max, source)?,
             })
         } else {
@@ -124,6 +151,9 @@ impl ModelInfo {
         })
     }
 }
+
+/// The camera blur families' extent per step, as `degrade::camera_blur::CameraBlur::step_px` has them.
+pub const CAMERA_EXTENT_STEPS: &str = "defocus:0.4,motion:1.25,shake:1.25";
 
 /// The one mask schedule this binary computes (src/degrade/mask.rs): relative depth of the Euclidean distance
 /// transform, `depth2 * T^2 > dmax2 * (T - t)^2`.

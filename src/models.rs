@@ -117,7 +117,7 @@ pub fn describe_embedded() -> Result<String> {
             i.task.name(),
             i.max_t(),
             match &i.task {
-                Task::Deblur(schedule) =>
+                Task::Deblur(schedule) | Task::CameraDeblur(schedule) =>
                     format!("{}..{}", schedule.sigmas[1], schedule.sigmas[i.max_t()]),
                 Task::Inpaint { fill } => format!("fill {fill}"),
             },

@@ -57,6 +57,24 @@ impl StillJob {
         while self.workers.len() < used {
             self.workers.push(self.job.worker()?);
         }
+        // the camera deblurrer's blur: one for the whole still, given or estimated from a few crops of it
+        if let Some(blur) = self.job.blur_of(w, h, &|r| still.region(r))? {
+            match &blur {
+                Some(told) => eprintln!(
+                    "coldframe: {}: {} (t*={})",
+                    input.display(),
+                    told.describe(),
+                    told.t
+                ),
+                None => eprintln!(
+                    "coldframe: {}: no blur found, copied unchanged",
+                    input.display()
+                ),
+            }
+            for worker in &mut self.workers {
+                worker.set_blur(blur.as_ref());
+            }
+        }
         let mut out = still.clone();
         run_tiles(
             &tiles,

@@ -40,11 +40,15 @@ impl StreamJob {
         output: Box<dyn Write + Send>,
     ) -> Result<StreamStats> {
         let workers = worker_count(self.workers)?;
-        let reader = FrameReader::new(self.format, input, self.size, self.stride)?;
+        let mut reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);
         let mut job = Job::new(&self.model, self.steps, self.request)?;
         job.fix_frame_size(w, h)?;
+        // the camera deblurrer's blur, estimated once from the first frame for the whole stream
+        if let Some(first) = reader.peek()? {
+            job.fix_blur(first)?;
+        }
         // Each worker takes whole frames; a large frame's network calls are made in tiles, each exactly the
         // whole frame's.
         let side = tile_side(self.tile, w, h, Tiled::Calls)?;

@@ -5,6 +5,7 @@ mod common;
 
 use std::path::Path;
 
+use coldframe::camera_deblur::{BlurChoice, Severity};
 use coldframe::degrade::blur::blur;
 use coldframe::image_io::read_image;
 use coldframe::job::{Job, Request};
@@ -29,8 +30,10 @@ fn blurred_still() -> Still {
 
 fn restore(still: &Still, model: &str, steps: usize, workers: usize, tile: usize) -> Still {
     let request = Request::Deblur {
-        severity: 2.0,
+        severity: Some(Severity::Given(2.0)),
+        blur: BlurChoice::Gaussian,
         sampler: Sampler::Improved,
+        estimator: String::new(),
     };
     let job = Job::new(model, Some(steps), request).unwrap();
     StillJob::new(job, Some(workers), Some(tile))

@@ -67,6 +67,54 @@ class BlurEstimator(nn.Module):
         return (b[:, :-1] * w).sum(2)
 
 
+CROP = 256  # the side of the crops the binary reads (src/blur_estimate.rs)
+GRID = 3  # at most GRID x GRID crops
+
+
+def crop_origins(h, w):
+    """Where the crops of a frame start, as the binary places them: up to GRID per axis, CROP pixels each, evenly
+    spread from edge to edge (one, centred, where the frame holds fewer than two); a frame smaller than a crop is
+    read whole, cropped to a multiple of 16. Returns (ys, xs, side_y, side_x)."""
+    def axis(n):
+        if n < CROP:
+            return [0], n - n % 16
+        k = min(GRID, n // CROP)
+        if k == 1:
+            return [(n - CROP) // 2], CROP
+        return [(n - CROP) * i // (k - 1) for i in range(k)], CROP
+
+    (ys, sy), (xs, sx) = axis(h), axis(w)
+    return ys, xs, sy, sx
+
+
+def pool(blocks):
+    """Per-block outputs [OUT, B] (numpy, every block of every crop) -> the frame's estimate [OUT - 1]: the
+    softmax of the blocks' scores weighs their answers."""
+    score = blocks[-1].astype(np.float64)
+    w = np.exp(score - score.max())
+    w /= w.sum()
+    return (blocks[:-1].astype(np.float64) * w).sum(1)
+
+
+def estimate(blocks_of, x):
+    """The estimate of frame x [3, H, W] as the binary makes it: blocks_of maps a crop [3, h, w] to its block
+    outputs [OUT, h/16, w/16]; every crop's blocks are pooled together, then decoded."""
+    ys, xs, sy, sx = crop_origins(x.shape[1], x.shape[2])
+    blocks = [blocks_of(x[:, y : y + sy, x0 : x0 + sx]).reshape(OUT, -1) for y in ys for x0 in xs]
+    return decode(pool(np.concatenate(blocks, 1)))
+
+
+class Blocks(nn.Module):
+    """What the ONNX file computes: the per-block outputs; pooling and decoding are the binary's."""
+
+    def __init__(self, est):
+        super().__init__()
+        self.est = est
+
+    def forward(self, image):
+        return self.est.blocks(image)
+
+
 def decode(out):
     """An estimator output [OUT - 1] (numpy) -> (kind, t as an integer step 0..T, descriptor [5])."""
     kind = KINDS[int(np.argmax(out[: len(KINDS)]))]

@@ -127,13 +127,15 @@ class Estimator:
             self.net.load_state_dict(torch.load(path, weights_only=False)["ema"])
             self.net.eval()
 
-    def __call__(self, x):
+    def blocks(self, crop):
         if self.onnx:
-            out = self.sess.run(None, {"image": x[None].astype(np.float32)})[0][0]
-        else:
-            with torch.no_grad():
-                out = self.net(torch.from_numpy(x[None]).float())[0].numpy()
-        return est_mod.decode(out)
+            return self.sess.run(None, {"image": crop[None].astype(np.float32)})[0][0]
+        with torch.no_grad():
+            return self.net.blocks(torch.from_numpy(np.ascontiguousarray(crop)[None]).float())[0].numpy()
+
+    def __call__(self, x):
+        """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins)."""
+        return est_mod.estimate(self.blocks, x)
 
 
 def schedule(t_star, steps):

@@ -107,8 +107,10 @@ def estimator_metadata(name, precision):
         "stride": "16",
         "precision": precision,
         "input_layout": "image: float32 [1,3,H,W] RGB in [0,1], H and W multiples of stride",
-        "output": "estimate: float32 [1,7]: logits of kinds, t / T, the trail's (mxx - myy) / (mxx + myy) and "
-                  "2 mxy / (mxx + myy) (models/recipe/estimator.py decode)",
+        "output": "blocks: float32 [1,8,H/16,W/16]: per 16x16 block, logits of kinds, t / T, the trail's "
+                  "(mxx - myy) / (mxx + myy) and 2 mxy / (mxx + myy), then the block's score; the frame's "
+                  "estimate is the softmax-of-scores weighted mean over the blocks of every crop read "
+                  "(models/recipe/estimator.py pool, decode)",
         "model_version": "1",
     }
 
@@ -423,11 +425,12 @@ def export_estimator(args):
     net.eval()
     out = os.path.join(ROOT, "models", "blur-estimator-f32.onnx")
     x = torch.rand(1, 3, 96, 128)
-    torch.onnx.export(net, (x,), out, input_names=["image"], output_names=["estimate"], opset_version=17,
-                      dynamic_axes={"image": {2: "H", 3: "W"}}, dynamo=False)
+    blocks = estimator.Blocks(net).eval()
+    torch.onnx.export(blocks, (x,), out, input_names=["image"], output_names=["blocks"], opset_version=17,
+                      dynamic_axes={"image": {2: "H", 3: "W"}, "blocks": {2: "h", 3: "w"}}, dynamo=False)
     set_metadata(out, estimator_metadata("blur-estimator-f32", "f32"))
     with torch.no_grad():
-        ref = net(x).numpy()
+        ref = blocks(x).numpy()
     got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
     print("torch vs onnxruntime max abs diff", float(np.abs(ref - got).max()))
     print("trained steps", st["step"], "minutes", st["trained_s"] / 60)

@@ -21,6 +21,7 @@
 //! picks an op's AVX-512 or portable copy; `reference` (tests only) holds the definitions the ops are tested
 //! against.
 
+pub mod blur_estimator;
 mod conv_geometry;
 mod depth_to_space;
 mod f32_conv;
@@ -72,7 +73,12 @@ pub struct Restorer {
     /// Those instances, loaded at the first tiled call, with the model's bytes kept for them.
     helper_instances: Vec<Restorer>,
     bytes: Option<Arc<[u8]>>,
+    /// The camera deblurrer's third input: the blur descriptor it is told (`camera_deblur::Descriptor`).
+    pub blur: [f32; DESCRIPTOR_LEN],
 }
+
+/// Values in the camera deblurrer's blur descriptor.
+pub const DESCRIPTOR_LEN: usize = 5;
 
 impl Restorer {
     /// Parses an ONNX file's bytes; `source` names it in errors.
@@ -98,8 +104,13 @@ impl Restorer {
             .collect();
         let info = ModelInfo::from_props(&props, source)?;
         let inputs = model.input_outlets()?.len();
-        if inputs != 2 {
-            bail!("{source}: expected 2 inputs (image, t), the model has {inputs}");
+        let expected = info.task.inputs();
+        if inputs != expected {
+            let names = ["image, t", "image, t, blur"][expected - 2];
+            bail!(
+                "{source}: a {} model takes {expected} inputs ({names}), this one has {inputs}",
+                info.task
+            );
         }
         Ok(Restorer {
             info,
@@ -110,6 +121,7 @@ impl Restorer {
             helpers: 0,
             helper_instances: Vec::new(),
             bytes: None,
+            blur: [0.0; DESCRIPTOR_LEN],
         })
     }
 
@@ -138,6 +150,10 @@ impl Restorer {
             .clone()
             .with_input_fact(0, f32::fact([1, c, height, width]).into())
             .and_then(|m| m.with_input_fact(1, f32::fact([1]).into()))
+            .and_then(|m| match self.info.task.inputs() {
+                3 => m.with_input_fact(2, f32::fact([1, DESCRIPTOR_LEN]).into()),
+                _ => Ok(m),
+            })
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())
             .with_context(context)?;
@@ -169,24 +185,33 @@ impl Restorer {
     /// One network call like `predict`, timing every node of the optimised plan; nodes in execution order.
     pub fn profile(&mut self, x: &Frame, t: usize) -> Result<Vec<NodeTime>> {
         let plan = self.plan(x.width, x.height)?;
-        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
-        let step = Tensor::from_shape(&[1], &[t as f32])?;
+        let inputs = self.inputs(x, t)?;
         let mut times = Vec::new();
         let mut state = plan.spawn()?;
-        state.run_plan_with_eval(
-            tvec!(image.into(), step.into()),
-            |ctx, op_state, node, inputs| {
-                let t0 = std::time::Instant::now();
-                let out = tract_core::plan::eval(ctx, op_state, node, inputs);
-                times.push(NodeTime {
-                    node: node.name.clone(),
-                    op: node.op().name().to_string(),
-                    ms: t0.elapsed().as_secs_f64() * 1e3,
-                });
-                out
-            },
-        )?;
+        state.run_plan_with_eval(inputs, |ctx, op_state, node, inputs| {
+            let t0 = std::time::Instant::now();
+            let out = tract_core::plan::eval(ctx, op_state, node, inputs);
+            times.push(NodeTime {
+                node: node.name.clone(),
+                op: node.op().name().to_string(),
+                ms: t0.elapsed().as_secs_f64() * 1e3,
+            });
+            out
+        })?;
         Ok(times)
+    }
+}
+
+impl Restorer {
+    /// The network's inputs for frame `x` at step `t`.
+    fn inputs(&self, x: &Frame, t: usize) -> Result<TVec<TValue>> {
+        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
+        let step = Tensor::from_shape(&[1], &[t as f32])?;
+        let mut inputs = tvec!(image.into(), step.into());
+        if self.info.task.inputs() == 3 {
+            inputs.push(Tensor::from_shape(&[1, DESCRIPTOR_LEN], &self.blur)?.into());
+        }
+        Ok(inputs)
     }
 }
 
@@ -209,6 +234,9 @@ impl Restore for Restorer {
             self.helper_instances.push(helper);
         }
         let mut helpers = std::mem::take(&mut self.helper_instances);
+        for helper in &mut helpers {
+            helper.blur = self.blur;
+        }
         let mut out = Frame::zeros(x.width, x.height, 3);
         let result = {
             let mut workers: Vec<&mut Restorer> = std::iter::once(&mut *self)
@@ -243,16 +271,12 @@ impl Restorer {
             x.channels
         );
         let plan = self.plan(x.width, x.height)?;
-        let image = Tensor::from_shape(&[1, x.channels, x.height, x.width], &x.data)?;
-        let step = Tensor::from_shape(&[1], &[t as f32])?;
-        let out = plan
-            .run(tvec!(image.into(), step.into()))
-            .with_context(|| {
-                format!(
-                    "model {} failed on a {}x{} frame",
-                    self.info.name, x.width, x.height
-                )
-            })?;
+        let out = plan.run(self.inputs(x, t)?).with_context(|| {
+            format!(
+                "model {} failed on a {}x{} frame",
+                self.info.name, x.width, x.height
+            )
+        })?;
         let y = out[0].to_plain_array_view::<f32>()?;
         ensure!(
             y.shape() == [1, 3, x.height, x.width],

@@ -203,6 +203,8 @@ pub struct FrameReader {
     source: Source,
     buf: Vec<u8>,
     index: u64,
+    /// A frame read ahead by `peek`, the next one `next_frame` returns.
+    peeked: Option<Frame>,
 }
 
 impl FrameReader {
@@ -244,6 +246,7 @@ impl FrameReader {
             source,
             buf: Vec::new(),
             index: 0,
+            peeked: None,
         }
     }
 
@@ -268,8 +271,23 @@ impl FrameReader {
         }
     }
 
+    /// The next frame without taking it (`next_frame` returns it next): what a stream-wide setting is fixed from.
+    pub fn peek(&mut self) -> Result<Option<&Frame>> {
+        if self.peeked.is_none() {
+            self.peeked = self.read_frame()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
     /// The next frame, `None` at a clean end of stream; a partial frame is an error that names the byte counts.
     pub fn next_frame(&mut self) -> Result<Option<Frame>> {
+        match self.peeked.take() {
+            Some(f) => Ok(Some(f)),
+            None => self.read_frame(),
+        }
+    }
+
+    fn read_frame(&mut self) -> Result<Option<Frame>> {
         let i = self.index;
         let frame = match &mut self.source {
             Source::Images { first, kind, .. } => match first.take() {

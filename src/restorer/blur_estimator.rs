@@ -1,0 +1,296 @@
+//! The blur estimator network (models/recipe/estimator.py) through tract: what `--severity auto` knows of a
+//! frame's blur. The file computes one answer per 16x16 block it sees (kind logits, t / T, the trail's direction,
+//! a score); the frame's answer pools the blocks of a fixed set of crops, weighted by the softmax of their scores
+//! (docs/design.md §2b), so the cost is bounded whatever the frame's size and textured regions decide.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, ensure, Context, Result};
+use tract_onnx::prelude::*;
+
+use crate::frame::{Frame, Rect};
+
+/// The side of the crops read, and at most this many per axis.
+pub const CROP: usize = 256;
+const GRID: usize = 3;
+/// Blocks are 16x16 pixels.
+const STRIDE: usize = 16;
+/// Per block: 4 kind logits, t / T, two direction values, the score.
+const OUT: usize = 8;
+
+/// What the estimator can say a frame's blur is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlurKind {
+    None,
+    Gaussian,
+    Defocus,
+    /// A line or a curved trail (camera shake is told as its dominant direction).
+    Motion,
+}
+
+pub const KINDS: [BlurKind; 4] = [
+    BlurKind::None,
+    BlurKind::Gaussian,
+    BlurKind::Defocus,
+    BlurKind::Motion,
+];
+
+impl BlurKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BlurKind::None => "none",
+            BlurKind::Gaussian => "gaussian",
+            BlurKind::Defocus => "defocus",
+            BlurKind::Motion => "motion",
+        }
+    }
+}
+
+/// The estimate for one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlurEstimate {
+    pub kind: BlurKind,
+    /// The extent step, 1..=T (0 for `None`).
+    pub t: usize,
+    /// The trail's second-moment direction (a cos 2θ, a sin 2θ; image y down), for `Motion`.
+    pub direction: [f32; 2],
+}
+
+pub struct BlurEstimator {
+    model: InferenceModel,
+    pub name: String,
+    t_max: usize,
+    plans: HashMap<(usize, usize), Arc<TypedRunnableModel>>,
+}
+
+/// Where the crops of a frame lie: up to GRID per axis, CROP pixels each, spread evenly from edge to edge (one,
+/// centred, where fewer than two fit); a side shorter than a crop is read whole, cut to a multiple of 16.
+pub fn crops(width: usize, height: usize) -> Vec<Rect> {
+    let axis = |n: usize| -> (Vec<usize>, usize) {
+        if n < CROP {
+            return (vec![0], n - n % STRIDE);
+        }
+        let k = GRID.min(n / CROP);
+        if k == 1 {
+            return (vec![(n - CROP) / 2], CROP);
+        }
+        ((0..k).map(|i| (n - CROP) * i / (k - 1)).collect(), CROP)
+    };
+    let ((ys, h), (xs, w)) = (axis(height), axis(width));
+    ys.iter()
+        .flat_map(|&y| xs.iter().map(move |&x| Rect { x, y, w, h }))
+        .collect()
+}
+
+impl BlurEstimator {
+    pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
+        let model = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_read(&mut &*bytes)
+            .with_context(|| format!("{source}: not a loadable ONNX model"))?;
+        let prop = |key: &str| -> Option<String> {
+            let v = model
+                .properties
+                .get(&format!("onnx.metadata_props.{key}"))?;
+            v.try_as_plain_ram()
+                .ok()?
+                .to_scalar::<String>()
+                .ok()
+                .cloned()
+        };
+        if prop("task").as_deref() != Some("blur-estimate") {
+            bail!(
+                "{source}: not a blur estimator (metadata task {:?})",
+                prop("task")
+            );
+        }
+        let kinds = prop("kinds").unwrap_or_default();
+        ensure!(
+            kinds == "none,gaussian,defocus,motion",
+            "{source}: estimates kinds {kinds:?}, this binary reads none,gaussian,defocus,motion"
+        );
+        let t_max = prop("T")
+            .and_then(|t| t.parse().ok())
+            .with_context(|| format!("{source}: metadata T missing or not a number"))?;
+        let name = prop("name").unwrap_or_else(|| source.to_string());
+        Ok(BlurEstimator {
+            model,
+            name,
+            t_max,
+            plans: HashMap::new(),
+        })
+    }
+
+    fn plan(&mut self, w: usize, h: usize) -> Result<Arc<TypedRunnableModel>> {
+        if let Some(p) = self.plans.get(&(w, h)) {
+            return Ok(p.clone());
+        }
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact([1, 3, h, w]).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .with_context(|| format!("{}: cannot build a plan for {w}x{h}", self.name))?;
+        self.plans.insert((w, h), plan.clone());
+        Ok(plan)
+    }
+
+    /// The frame's estimate (RGB in [0, 1]); deterministic, a function of the frame alone. Frames under 16
+    /// pixels on a side are too small to tell and come back `None`.
+    pub fn estimate(&mut self, frame: &Frame) -> Result<BlurEstimate> {
+        ensure!(frame.channels == 3, "the blur estimator reads RGB frames");
+        self.estimate_crops(frame.width, frame.height, &|r| frame.region(r))
+    }
+
+    /// `estimate` of a width x height image of which `crop` cuts RGB regions: a large still is never converted
+    /// whole.
+    pub fn estimate_crops(
+        &mut self,
+        width: usize,
+        height: usize,
+        crop: &dyn Fn(Rect) -> Frame,
+    ) -> Result<BlurEstimate> {
+        let rects = crops(width, height);
+        if rects[0].w == 0 || rects[0].h == 0 {
+            return Ok(BlurEstimate {
+                kind: BlurKind::None,
+                t: 0,
+                direction: [0.0; 2],
+            });
+        }
+        // every block's outputs, of every crop: [OUT][blocks]
+        let mut blocks: Vec<Vec<f32>> = vec![Vec::new(); OUT];
+        for r in rects {
+            let crop = crop(r);
+            ensure!(crop.channels == 3, "the blur estimator reads RGB frames");
+            let plan = self.plan(r.w, r.h)?;
+            let x = Tensor::from_shape(&[1, 3, r.h, r.w], &crop.data)?;
+            let out = plan
+                .run(tvec!(x.into()))
+                .with_context(|| format!("{} failed on a {}x{} crop", self.name, r.w, r.h))?;
+            let y = out[0].to_plain_array_view::<f32>()?;
+            let n = (r.w / STRIDE) * (r.h / STRIDE);
+            ensure!(
+                y.shape() == [1, OUT, r.h / STRIDE, r.w / STRIDE],
+                "{} returned shape {:?} for a {}x{} crop",
+                self.name,
+                y.shape(),
+                r.w,
+                r.h
+            );
+            let flat = y
+                .as_slice()
+                .context("the estimator's output is contiguous")?;
+            for (c, dst) in blocks.iter_mut().enumerate() {
+                dst.extend_from_slice(&flat[c * n..(c + 1) * n]);
+            }
+        }
+        Ok(decode(&pool(&blocks), self.t_max))
+    }
+}
+
+/// The softmax-of-scores weighted mean of every block's answer (f64, as the recipe's numpy).
+fn pool(blocks: &[Vec<f32>]) -> [f64; OUT - 1] {
+    let score = &blocks[OUT - 1];
+    let top = score.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let w: Vec<f64> = score.iter().map(|&s| (s as f64 - top).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let mut out = [0.0; OUT - 1];
+    for (o, vals) in out.iter_mut().zip(blocks) {
+        *o = vals
+            .iter()
+            .zip(&w)
+            .map(|(&v, &wi)| v as f64 * wi)
+            .sum::<f64>()
+            / total;
+    }
+    out
+}
+
+fn decode(pooled: &[f64; OUT - 1], t_max: usize) -> BlurEstimate {
+    let mut best = 0;
+    for k in 1..KINDS.len() {
+        if pooled[k] > pooled[best] {
+            best = k;
+        }
+    }
+    let kind = KINDS[best];
+    if kind == BlurKind::None {
+        return BlurEstimate {
+            kind,
+            t: 0,
+            direction: [0.0; 2],
+        };
+    }
+    let t = (pooled[KINDS.len()] * t_max as f64)
+        .round()
+        .clamp(1.0, t_max as f64) as usize;
+    let direction = if kind == BlurKind::Motion {
+        [
+            pooled[KINDS.len() + 1] as f32,
+            pooled[KINDS.len() + 2] as f32,
+        ]
+    } else {
+        [0.0; 2]
+    };
+    BlurEstimate { kind, t, direction }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_spread_over_the_frame_as_the_recipe_places_them() {
+        // the recipe's estimator.crop_origins, for the same sizes
+        let origins = |w, h| -> Vec<(usize, usize, usize, usize)> {
+            crops(w, h).iter().map(|r| (r.x, r.y, r.w, r.h)).collect()
+        };
+        assert_eq!(
+            origins(720, 480),
+            vec![(0, 112, 256, 256), (464, 112, 256, 256)]
+        );
+        assert_eq!(origins(320, 240), vec![(32, 0, 256, 240)]);
+        assert_eq!(origins(101, 75), vec![(0, 0, 96, 64)]);
+        let big = origins(3840, 2160);
+        assert_eq!(big.len(), 9);
+        assert_eq!((big[8].0, big[8].1), (3584, 1904));
+        assert_eq!(origins(10, 10), vec![(0, 0, 0, 0)]);
+    }
+
+    #[test]
+    fn decoding_picks_the_largest_logit_and_rounds_the_step() {
+        let mut p = [0.0; OUT - 1];
+        p[3] = 2.0; // motion
+        p[4] = 0.52; // t / T: 10.4 -> 10
+        p[5] = 0.5;
+        p[6] = -0.5;
+        let e = decode(&p, 20);
+        assert_eq!(
+            (e.kind, e.t, e.direction),
+            (BlurKind::Motion, 10, [0.5, -0.5])
+        );
+        p[0] = 3.0;
+        assert_eq!(decode(&p, 20).kind, BlurKind::None);
+        assert_eq!(decode(&p, 20).t, 0);
+        // a tiny extent still names a blur of one step
+        let mut g = [0.0; OUT - 1];
+        g[1] = 1.0;
+        g[4] = 0.001;
+        assert_eq!(
+            (decode(&g, 20).kind, decode(&g, 20).t),
+            (BlurKind::Gaussian, 1)
+        );
+    }
+
+    #[test]
+    fn pooling_weighs_blocks_by_the_softmax_of_their_scores() {
+        // two blocks; the second's score is ln 3 higher, so it weighs 3/4
+        let mut blocks = vec![vec![0.0f32, 0.0]; OUT];
+        blocks[4] = vec![0.2, 0.6];
+        blocks[OUT - 1] = vec![0.0, 3f32.ln()];
+        let p = pool(&blocks);
+        assert!((p[4] - 0.5).abs() < 1e-6, "{}", p[4]);
+    }
+}
