@@ -223,6 +223,19 @@ impl Job {
         }
     }
 
+    /// The stream's fixed blur as the overlay shows it (None: not a camera deblurrer, or not fixed yet).
+    pub fn blur_label(&self) -> Option<String> {
+        match &self.plan {
+            Plan::Camera {
+                fixed: Some(told), ..
+            } => Some(match told {
+                Some(t) => t.describe(),
+                None => "no blur".to_string(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The request as the stream's start line shows it.
     pub fn describe(&self) -> String {
         match &self.plan {

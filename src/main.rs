@@ -179,7 +179,10 @@ enum Command {
 
 flags! {
     #[argh(subcommand, name = "deblur")]
-    /// Remove Gaussian-like blur. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
+    /// Remove blur: with the embedded models a Gaussian of a given sigma; with a camera deblurrer
+    /// (models/camera-int8.onnx) defocus, motion and shake too, named by --blur or estimated from each image
+    /// (--severity auto; the estimate is printed on stderr). INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for
+    /// stdin/stdout, or two folders.
     struct DeblurArgs [deblur, still_run, tile, files]
 }
 
@@ -208,6 +211,8 @@ enum StreamTask {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
+    /// With a camera deblurrer and --severity auto the blur is estimated once, from the first frame, and kept for
+    /// the whole stream, so the output cannot flicker between estimates (the start line shows it).
     struct StreamDeblurArgs [stream_io, deblur, stream_run, tile]
 }
 

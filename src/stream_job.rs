@@ -76,7 +76,10 @@ impl StreamJob {
         );
         let mut last = std::time::Instant::now();
         let (show, overlay) = (self.progress, self.overlay);
-        let label = format!("{name} S={steps}");
+        let label = match job.blur_label() {
+            Some(blur) => format!("{name} S={steps} {blur}"),
+            None => format!("{name} S={steps}"),
+        };
         let hook = move |frame: Option<&mut Frame>, ms: f64, s: &StreamStats| match frame {
             Some(f) if overlay => {
                 draw_outline(f, &outline);

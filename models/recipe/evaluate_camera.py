@@ -173,9 +173,14 @@ def main():
     ap.add_argument("--photos", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_camera"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--gaussian-check", default="",
+                    help="only compare with this Gaussian model (e.g. models/deblur-f32.onnx) on its own test: the 7 "
+                         "validation photos of data.split(), clean and noisy, sigma 3 and 4.5, both told the sigma")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
+    if args.gaussian_check:
+        return gaussian_check(Restorer(args.restorer), args.gaussian_check, args.out)
     _, val = data.split(camera=True)
     if args.photos:
         val = val[: args.photos]
@@ -218,6 +223,39 @@ def main():
                               for p in val], "mean": mean, "psnr_per_photo": per_photo, "estimates": est_rows},
                   fh, indent=1)
     print(table(rows), flush=True)
+
+
+def gaussian_check(restorer, old_path, out_dir):
+    """evaluate.py's Gaussian test (the old deblurrer's own) for the old model and the camera one told the sigma."""
+    import onnxruntime as ort
+    import evaluate
+
+    old = ort.InferenceSession(old_path, providers=["CPUExecutionProvider"])
+    _, photos = data.validation_photos()
+    rows = {}
+    for i, x0 in enumerate(photos):
+        for cond, noise in evaluate.NOISE.items():
+            rng = np.random.default_rng(1000 + i)
+            for sev in (3.0, 4.5):
+                t = int(round(sev / 0.25))
+                xb = q8(evaluate.blur(x0, sev) + noise * rng.standard_normal(x0.shape)).astype(np.float32)
+                case = blur_mix.BlurCase("gaussian", t)
+                for steps in (1, 2):
+                    rows.setdefault((cond, sev, "old", steps), []).append(
+                        psnr(evaluate.sample(old, xb, t, steps, "improved"), x0))
+                    rows.setdefault((cond, sev, "camera", steps), []).append(
+                        psnr(sample(restorer, xb, case, steps), x0))
+        print(f"photo {i + 1}/{len(photos)}", flush=True)
+    lines = ["| input | sigma | S | Gaussian model | camera model told the sigma | difference |", "|---|---|---|---|---|---|"]
+    for cond in evaluate.NOISE:
+        for sev in (3.0, 4.5):
+            for steps in (1, 2):
+                a, b = np.mean(rows[(cond, sev, "old", steps)]), np.mean(rows[(cond, sev, "camera", steps)])
+                lines.append(f"| {cond} | {sev} | {steps} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+    text = "\n".join(lines)
+    with open(os.path.join(out_dir, "gaussian_check.md"), "w") as fh:
+        fh.write(text + "\n")
+    print(text)
 
 
 def table(rows):

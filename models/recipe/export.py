@@ -412,7 +412,43 @@ def export_camera(args):
         ref = model(x, t, d).numpy()
     got = s.run(None, {"image": x.numpy(), "t": t.numpy(), "blur": d.numpy()})[0]
     print("torch vs onnxruntime f32 max abs diff", float(np.abs(ref - got).max()))
+    td = os.path.join(ROOT, "tests", "data")
+    camera_parity_fixture(f32, os.path.join(td, "parity_camera_f32.bin"))
+    camera_parity_fixture(i8, os.path.join(td, "parity_camera_int8.bin"))
     print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
+
+
+def camera_parity_fixture(model_path, out_path):
+    """One validation crop blurred by a motion trail (t = 10, 30 degrees) with its descriptor, run through
+    onnxruntime: tract must give the same x0."""
+    _, val = data.split()
+    photo = data.load_photo(val[0]).astype(np.float32) / 255.0
+    # the most detailed 48x64 window (a flat one would barely show what the descriptor changes)
+    detail = lambda y, x: np.abs(np.diff(photo[y : y + 48, x : x + 64], axis=1)).mean()  # noqa: E731
+    y, x = max(((y, x) for y in range(0, photo.shape[0] - 48, 16) for x in range(0, photo.shape[1] - 64, 16)),
+               key=lambda p: detail(*p))
+    img = photo[y : y + 48, x : x + 64]
+    case = blur_mix.BlurCase("motion", 10, 30.0)
+    x = camera_blur.convolve(img.transpose(2, 0, 1), case.psf())[None]
+    d = case.descriptor()
+    s = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    y = s.run(None, {"image": x, "t": np.array([10.0], np.float32), "blur": d[None]})[0]
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<f", 10.0))
+        f.write(struct.pack("<5f", *d))
+        write_tensor(f, x)
+        write_tensor(f, y)
+
+
+def estimator_fixture(model_path, out_path):
+    """A validation crop with a defocus blur, and the estimator's per-block outputs from onnxruntime."""
+    _, val = data.split()
+    img = data.load_photo(val[2])[:64, :96].astype(np.float32) / 255.0
+    x = camera_blur.convolve(img.transpose(2, 0, 1), blur_mix.BlurCase("defocus", 8).psf())[None]
+    y = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    with open(out_path, "wb") as f:
+        write_tensor(f, x)
+        write_tensor(f, y)
 
 
 def export_estimator(args):
@@ -433,6 +469,7 @@ def export_estimator(args):
         ref = blocks(x).numpy()
     got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
     print("torch vs onnxruntime max abs diff", float(np.abs(ref - got).max()))
+    estimator_fixture(out, os.path.join(ROOT, "tests", "data", "estimator_blocks.bin"))
     print("trained steps", st["step"], "minutes", st["trained_s"] / 60)
 
 

@@ -162,31 +162,38 @@ impl BlurEstimator {
         // every block's outputs, of every crop: [OUT][blocks]
         let mut blocks: Vec<Vec<f32>> = vec![Vec::new(); OUT];
         for r in rects {
-            let crop = crop(r);
-            ensure!(crop.channels == 3, "the blur estimator reads RGB frames");
-            let plan = self.plan(r.w, r.h)?;
-            let x = Tensor::from_shape(&[1, 3, r.h, r.w], &crop.data)?;
-            let out = plan
-                .run(tvec!(x.into()))
-                .with_context(|| format!("{} failed on a {}x{} crop", self.name, r.w, r.h))?;
-            let y = out[0].to_plain_array_view::<f32>()?;
-            let n = (r.w / STRIDE) * (r.h / STRIDE);
-            ensure!(
-                y.shape() == [1, OUT, r.h / STRIDE, r.w / STRIDE],
-                "{} returned shape {:?} for a {}x{} crop",
-                self.name,
-                y.shape(),
-                r.w,
-                r.h
-            );
-            let flat = y
-                .as_slice()
-                .context("the estimator's output is contiguous")?;
+            let flat = self.blocks(&crop(r))?;
+            let n = flat.len() / OUT;
             for (c, dst) in blocks.iter_mut().enumerate() {
                 dst.extend_from_slice(&flat[c * n..(c + 1) * n]);
             }
         }
         Ok(decode(&pool(&blocks), self.t_max))
+    }
+}
+
+impl BlurEstimator {
+    /// The network's answer for every 16x16 block of `crop` (RGB, sides multiples of 16): [OUT][h/16][w/16].
+    pub fn blocks(&mut self, crop: &Frame) -> Result<Vec<f32>> {
+        ensure!(crop.channels == 3, "the blur estimator reads RGB frames");
+        let (w, h) = (crop.width, crop.height);
+        ensure!(
+            w % STRIDE == 0 && h % STRIDE == 0 && w > 0 && h > 0,
+            "the blur estimator reads crops of multiples of {STRIDE} pixels, not {w}x{h}"
+        );
+        let plan = self.plan(w, h)?;
+        let x = Tensor::from_shape(&[1, 3, h, w], &crop.data)?;
+        let out = plan
+            .run(tvec!(x.into()))
+            .with_context(|| format!("{} failed on a {w}x{h} crop", self.name))?;
+        let y = out[0].to_plain_array_view::<f32>()?;
+        ensure!(
+            y.shape() == [1, OUT, h / STRIDE, w / STRIDE],
+            "{} returned shape {:?} for a {w}x{h} crop",
+            self.name,
+            y.shape()
+        );
+        Ok(y.iter().copied().collect())
     }
 }
 
