@@ -30,7 +30,16 @@ pub enum BlurChoice {
 }
 
 impl BlurChoice {
-    /// What `--severity` counts for this blur.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlurChoice::Auto => "auto",
+            BlurChoice::Gaussian => "gaussian",
+            BlurChoice::Defocus => "defocus",
+            BlurChoice::Motion { .. } => "motion",
+        }
+    }
+
+    /// What a given severity counts for this blur.
     pub fn unit(self) -> &'static str {
         match self {
             BlurChoice::Auto | BlurChoice::Gaussian => "a Gaussian sigma in pixels",

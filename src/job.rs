@@ -113,15 +113,27 @@ impl Job {
                     let severity = severity.unwrap_or(Severity::Given(DEFAULT_SIGMA));
                     let sigma = match (severity, blur) {
                         (Severity::Given(s), BlurChoice::Auto | BlurChoice::Gaussian) => s,
-                        (Severity::Auto, _) => bail!(
-                            "model {} inverts a Gaussian blur of a given sigma and cannot estimate one: give \
-                             --severity SIGMA, or use a camera deblurrer",
-                            info.name
-                        ),
-                        (_, other) => bail!(
-                            "model {} inverts only a Gaussian blur, not {other:?}: use a camera deblurrer",
-                            info.name
-                        ),
+                        (Severity::Auto, _) => {
+                            return Err(refuse(
+                                Setting::Severity,
+                                "auto",
+                                format!(
+                                    "needs a camera deblurrer: model {} inverts a Gaussian blur of a given \
+                                     sigma and cannot estimate one",
+                                    info.name
+                                ),
+                            ))
+                        }
+                        (_, other) => {
+                            return Err(refuse(
+                                Setting::Blur,
+                                other.name(),
+                                format!(
+                                    "needs a camera deblurrer: model {} inverts only a Gaussian blur",
+                                    info.name
+                                ),
+                            ))
+                        }
                     };
                     Plan::Deblur(DeblurPlan::new(&info, sigma, steps, sampler)?)
                 }

@@ -502,6 +502,7 @@ fn flag_of(setting: Setting) -> &'static str {
         Setting::Stride => "--stride",
         Setting::Workers => "--workers",
         Setting::Tile => "--tile",
+        Setting::Blur => "--blur",
     }
 }
 

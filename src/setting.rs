@@ -15,6 +15,8 @@ pub enum Setting {
     Stride,
     Workers,
     Tile,
+    /// The kind of blur to invert (`--blur`).
+    Blur,
 }
 
 impl Setting {
@@ -28,6 +30,7 @@ impl Setting {
             Setting::Stride => "stride",
             Setting::Workers => "workers",
             Setting::Tile => "tile",
+            Setting::Blur => "blur",
         }
     }
 }

@@ -188,7 +188,7 @@ fn models_that_are_not_coldframe_models_are_refused() {
             "no_metadata.onnx",
             &["not a coldframe model", "coldframe.format"],
         ),
-        ("one_input.onnx", &["expected 2 inputs", "has 1"]),
+        ("one_input.onnx", &["takes 2 inputs (image, t)", "has 1"]),
         ("wrong_task.onnx", &["task \"denoise\""]),
         ("bad_schedule.onnx", &["sigma_schedule"]),
         ("future_format.onnx", &["coldframe.format \"9\""]),

@@ -173,6 +173,8 @@ def main():
     ap.add_argument("--photos", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "eval_camera"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--blind-only", action="store_true",
+                    help="only the blind columns and the estimates (another estimator against the same cases)")
     ap.add_argument("--gaussian-check", default="",
                     help="only compare with this Gaussian model (e.g. models/deblur-f32.onnx) on its own test: the 7 "
                          "validation photos of data.split(), clean and noisy, sigma 3 and 4.5, both told the sigma")
@@ -200,7 +202,7 @@ def main():
                 xb = camera_file(blur(x0, k), 2 / 255, 1000 * i + case.t)
             r = rows.setdefault(key, {})
             r.setdefault("blurred input", []).append(metrics(xb, x0))
-            if case is not None:
+            if case is not None and not args.blind_only:
                 for it, y in rl_fft(xb, k, RL_ITERS).items():
                     r.setdefault(f"rl:{it}", []).append(metrics(y, x0))
                 for b in WIENER_BAL:
@@ -223,6 +225,38 @@ def main():
                               for p in val], "mean": mean, "psnr_per_photo": per_photo, "estimates": est_rows},
                   fh, indent=1)
     print(table(rows), flush=True)
+    print(estimate_table(est_rows), flush=True)
+
+
+def estimate_table(est_rows):
+    """The estimator's errors per kind: the kind it names (shake counts as motion), the extent error in the true
+    family's unit (step error times its step size), the direction error of trails."""
+    unit = {"gaussian": 0.25, "defocus": 0.4, "motion": 1.25, "shake": 1.25}
+    lines = ["| blur | cases | kind right | named instead | extent error (mean abs) | direction error (mean, median) |",
+             "|---|---|---|---|---|---|"]
+    for fam in ["sharp", "gaussian", "defocus", "motion", "shake"]:
+        rows = [r for r in est_rows if r["family"] == fam]
+        if not rows:
+            continue
+        want = {"sharp": "none", "shake": "motion"}.get(fam, fam)
+        right = [r for r in rows if r["kind"] == want]
+        wrong = {}
+        for r in rows:
+            if r["kind"] != want:
+                wrong[r["kind"]] = wrong.get(r["kind"], 0) + 1
+        instead = ", ".join(f"{k} {v}" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])) or "-"
+        ext = dirs = "-"
+        if fam != "sharp":
+            e = [abs(r["t_est"] - r["t"]) * unit[fam] for r in rows]
+            ext = f"{np.mean(e):.2f} px" + (" (sigma)" if fam == "gaussian" else "")
+        if fam in ("motion", "shake"):
+            moving = [r for r in rows if r["kind"] == "motion"]
+            if moving:
+                d = [blur_mix.angle_error(blur_mix.motion_angle(np.array([0, 0, 0] + r["d_est"])),
+                                          blur_mix.motion_angle(np.array([0, 0, 0] + r["d_true"]))) for r in moving]
+                dirs = f"{np.mean(d):.1f} deg, {np.median(d):.1f} deg"
+        lines.append(f"| {fam} | {len(rows)} | {len(right)} | {instead} | {ext} | {dirs} |")
+    return "\n".join(lines)
 
 
 def gaussian_check(restorer, old_path, out_dir):
