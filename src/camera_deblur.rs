@@ -10,7 +10,7 @@ use crate::degrade::Degradation;
 use crate::frame::Frame;
 use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
-use crate::restorer::blur_estimator::{BlurEstimate, BlurEstimator, BlurKind};
+use crate::restorer::blur_estimator::{BlurEstimate, BlurKind};
 use crate::restorer::{Restorer, DESCRIPTOR_LEN};
 use crate::sampler::{sample, Sampler};
 use crate::setting::{refuse, Setting};
@@ -275,13 +275,13 @@ fn camera_told(blur: CameraBlur, extent: f64, kind: BlurKind) -> Told {
 
 pub struct CameraDeblurrer {
     pub restorer: Restorer,
-    pub schedule: BlurSchedule,
 }
 
 impl CameraDeblurrer {
+    /// Refuses a model that is not a camera deblurrer.
     pub fn new(restorer: Restorer) -> Result<Self> {
-        let schedule = camera_schedule(&restorer.info)?.clone();
-        Ok(CameraDeblurrer { restorer, schedule })
+        camera_schedule(&restorer.info)?;
+        Ok(CameraDeblurrer { restorer })
     }
 
     /// Restores `img` from the blur `told` names; None passes it through unchanged.
@@ -305,20 +305,6 @@ impl CameraDeblurrer {
             plan.sampler,
         )?;
         Ok(out.crop(img.width, img.height))
-    }
-
-    /// The blur to undo in `img` under `plan`: the given one, or the estimate of this frame.
-    pub fn told(
-        &self,
-        img: &Frame,
-        plan: &CameraPlan,
-        estimator: &mut BlurEstimator,
-    ) -> Result<Option<Told>> {
-        if let Some(t) = plan.given(&self.schedule) {
-            return Ok(Some(t));
-        }
-        let e = estimator.estimate(img)?;
-        Ok(plan.from_estimate(&e, &self.schedule))
     }
 }
 

@@ -10,7 +10,9 @@ use coldframe::image_io::read_image;
 use coldframe::restorer::blur_estimator::BlurEstimator;
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
-use common::{data, max_abs_diff, ok, psnr, refused, s, tmp, Reader};
+use common::{
+    data, frame_to_frame_change, max_abs_diff, noisy_still_clip, ok, psnr, refused, s, tmp, Reader,
+};
 
 const F32: &str = "models/camera-f32.onnx";
 const INT8: &str = "models/camera-int8.onnx";
@@ -288,41 +290,28 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
         s(&blurred),
     ]);
     let frames = 6;
-    let o = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i"])
-        .arg(format!(
-            "movie={},loop=loop={}:size=1:start=0,noise=alls=6:allf=t",
-            s(&blurred),
-            frames - 1
-        ))
-        .args([
-            "-frames:v",
-            &frames.to_string(),
-            "-pix_fmt",
-            "rgb24",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg is installed (tests/run.sh installs it)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let clip = o.stdout;
-    let out = common::coldframe_with_stdin(
-        &[
-            "stream",
-            "deblur",
-            "--format",
-            "rgb24",
-            "--size",
-            "320x240",
-            "--model",
-            &model_path(F32),
-            "--estimator",
-            &model_path(ESTIMATOR),
-        ],
-        &clip,
-    );
+    let clip = noisy_still_clip(&blurred, frames);
+    let (model, estimator) = (model_path(F32), model_path(ESTIMATOR));
+    let stream_deblur = |workers: &str, input: &[u8]| {
+        common::coldframe_with_stdin(
+            &[
+                "stream",
+                "deblur",
+                "--format",
+                "rgb24",
+                "--size",
+                "320x240",
+                "--model",
+                &model,
+                "--estimator",
+                &estimator,
+                "--workers",
+                workers,
+            ],
+            input,
+        )
+    };
+    let out = stream_deblur("2", &clip);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert_eq!(out.stdout.len(), clip.len());
@@ -330,19 +319,7 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
         err.contains("t*=") || err.contains("no blur found"),
         "no estimate on the start line: {err}"
     );
-    let change = |bytes: &[u8]| -> f64 {
-        let n = 320 * 240 * 3;
-        let pairs = bytes.chunks(n).zip(bytes.chunks(n).skip(1));
-        let total: u64 = pairs
-            .map(|(a, b)| {
-                a.iter()
-                    .zip(b)
-                    .map(|(p, q)| p.abs_diff(*q) as u64)
-                    .sum::<u64>()
-            })
-            .sum();
-        total as f64 / (n * (frames - 1)) as f64
-    };
+    let change = |bytes: &[u8]| frame_to_frame_change(bytes, 320, 240, &|_, _| true);
     let (cin, cout) = (change(&clip), change(&out.stdout));
     eprintln!("frame-to-frame change: input {cin:.3}, output {cout:.3}");
     // Deblurring sharpens the noise with the scene: measured 1.32x the input's change at the blur estimated here
@@ -355,23 +332,7 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
     );
     // and the same frame three times in a row comes out the same, bit for bit, whichever worker takes it
     let still = &clip[..320 * 240 * 3];
-    let thrice = common::coldframe_with_stdin(
-        &[
-            "stream",
-            "deblur",
-            "--format",
-            "rgb24",
-            "--size",
-            "320x240",
-            "--model",
-            &model_path(F32),
-            "--estimator",
-            &model_path(ESTIMATOR),
-            "--workers",
-            "2",
-        ],
-        &[still, still, still].concat(),
-    );
+    let thrice = stream_deblur("2", &[still, still, still].concat());
     assert!(thrice.status.success());
     let (n, o) = (still.len(), &thrice.stdout);
     assert!(o[..n] == o[n..2 * n] && o[n..2 * n] == o[2 * n..]);

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::coldframe_with_stdin;
+use common::{coldframe_with_stdin, frame_to_frame_change, noisy_still_clip};
 
 fn ffmpeg(args: &str) -> Vec<u8> {
     let o = Command::new("ffmpeg")
@@ -562,28 +562,6 @@ fn gstreamer_raw_video_through_coldframe_and_back() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Mean absolute change between consecutive frames of `frames` (tightly packed RGB24 of w x h), over the pixels
-/// `inside` selects.
-fn frame_to_frame_change(
-    frames: &[u8],
-    w: usize,
-    h: usize,
-    inside: &dyn Fn(usize, usize) -> bool,
-) -> f64 {
-    let size = w * h * 3;
-    let (mut total, mut count) = (0u64, 0u64);
-    for (a, b) in frames.chunks(size).zip(frames.chunks(size).skip(1)) {
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            let px = i / 3;
-            if inside(px % w, px / w) {
-                total += p.abs_diff(*q) as u64;
-                count += 1;
-            }
-        }
-    }
-    total as f64 / count.max(1) as f64
-}
-
 #[test]
 fn stream_inpaint_of_a_static_noisy_scene_does_not_flicker_in_the_hole() {
     // A still scene with fresh sensor noise in every frame (ffmpeg's temporal noise, std ~2.7 levels) and a fixed
@@ -592,11 +570,7 @@ fn stream_inpaint_of_a_static_noisy_scene_does_not_flicker_in_the_hole() {
     // the known pixels around it do: a fill that flickers more than the scene is what a viewer sees.
     let (w, h) = (320usize, 240usize);
     let frames = 8;
-    let clip = ffmpeg(&format!(
-        "movie={},loop=loop={}:size=1:start=0,noise=alls=6:allf=t -frames:v {frames} -pix_fmt rgb24 -f rawvideo",
-        common::s(&common::data("sample.png")),
-        frames - 1
-    ));
+    let clip = noisy_still_clip(&common::data("sample.png"), frames);
     assert_eq!(clip.len(), w * h * 3 * frames);
     let brush = image::open(common::data("mask_brush.png"))
         .unwrap()

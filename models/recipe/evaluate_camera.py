@@ -37,16 +37,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 import blur_mix  # noqa: E402
 import data  # noqa: E402
 import estimator as est_mod  # noqa: E402
+from evaluate import q8, schedule  # noqa: E402  (one definition of each, as evaluate_inpaint.py)
 from net import ColdUNet  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STEPS = [1, 2, 4]
 RL_ITERS = [5, 10, 20, 40]
 WIENER_BAL = [0.003, 0.01, 0.03, 0.1]
-
-
-def q8(x):
-    return np.round(np.clip(x, 0, 1) * 255) / 255
 
 
 def blur(x, k):
@@ -136,12 +133,6 @@ class Estimator:
     def __call__(self, x):
         """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins)."""
         return est_mod.estimate(self.blocks, x)
-
-
-def schedule(t_star, steps):
-    s = max(1, min(steps, t_star))
-    ts = [int(np.floor(t_star * (s - k) / s + 0.5)) for k in range(s + 1)]
-    return sorted(set(ts), reverse=True)
 
 
 def sample(restorer, x, case, steps):

@@ -84,20 +84,8 @@ pub fn crops(width: usize, height: usize) -> Vec<Rect> {
 
 impl BlurEstimator {
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
-        let model = tract_onnx::onnx()
-            .with_ignore_value_info(true)
-            .model_for_read(&mut &*bytes)
-            .with_context(|| format!("{source}: not a loadable ONNX model"))?;
-        let prop = |key: &str| -> Option<String> {
-            let v = model
-                .properties
-                .get(&format!("onnx.metadata_props.{key}"))?;
-            v.try_as_plain_ram()
-                .ok()?
-                .to_scalar::<String>()
-                .ok()
-                .cloned()
-        };
+        let (model, props) = super::load_onnx(bytes, source)?;
+        let prop = |key: &str| props.get(key).cloned();
         if prop("task").as_deref() != Some("blur-estimate") {
             bail!(
                 "{source}: not a blur estimator (metadata task {:?})",

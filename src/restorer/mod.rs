@@ -80,28 +80,37 @@ pub struct Restorer {
 /// Values in the camera deblurrer's blur descriptor.
 pub const DESCRIPTOR_LEN: usize = 5;
 
+/// An ONNX file's graph and its `metadata_props` (docs/design.md §4); `source` names it in errors.
+pub(crate) fn load_onnx(
+    bytes: &[u8],
+    source: &str,
+) -> Result<(InferenceModel, HashMap<String, String>)> {
+    // Files from torch's dynamo exporter and onnxruntime's quantizer load only without value_info.
+    let model = tract_onnx::onnx()
+        .with_ignore_value_info(true)
+        .model_for_read(&mut &*bytes)
+        .with_context(|| format!("{source}: not a loadable ONNX model"))?;
+    let props = model
+        .properties
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("onnx.metadata_props.")?;
+            let val = v
+                .try_as_plain_ram()
+                .ok()?
+                .to_scalar::<String>()
+                .ok()?
+                .clone();
+            Some((key.to_string(), val))
+        })
+        .collect();
+    Ok((model, props))
+}
+
 impl Restorer {
     /// Parses an ONNX file's bytes; `source` names it in errors.
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
-        // Files from torch's dynamo exporter and onnxruntime's quantizer load only without value_info.
-        let model = tract_onnx::onnx()
-            .with_ignore_value_info(true)
-            .model_for_read(&mut &*bytes)
-            .with_context(|| format!("{source}: not a loadable ONNX model"))?;
-        let props: HashMap<String, String> = model
-            .properties
-            .iter()
-            .filter_map(|(k, v)| {
-                let key = k.strip_prefix("onnx.metadata_props.")?;
-                let val = v
-                    .try_as_plain_ram()
-                    .ok()?
-                    .to_scalar::<String>()
-                    .ok()?
-                    .clone();
-                Some((key.to_string(), val))
-            })
-            .collect();
+        let (model, props) = load_onnx(bytes, source)?;
         let info = ModelInfo::from_props(&props, source)?;
         let inputs = model.input_outlets()?.len();
         let expected = info.task.inputs();

@@ -181,3 +181,43 @@ pub fn tmp(name: &str) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A still clip: `image` repeated `frames` times as raw RGB24, with fresh sensor noise in every frame (ffmpeg's
+/// temporal noise filter, alls=6: std about 2.7 levels of 255).
+pub fn noisy_still_clip(image: &Path, frames: usize) -> Vec<u8> {
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "movie={},loop=loop={}:size=1:start=0,noise=alls=6:allf=t",
+            s(image),
+            frames - 1
+        ))
+        .args(["-frames:v", &frames.to_string()])
+        .args(["-pix_fmt", "rgb24", "-f", "rawvideo", "-"])
+        .output()
+        .expect("ffmpeg is installed (tests/run.sh installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+/// Mean absolute change between consecutive frames of `frames` (tightly packed RGB24 of w x h), over the pixels
+/// `inside` selects.
+pub fn frame_to_frame_change(
+    frames: &[u8],
+    w: usize,
+    h: usize,
+    inside: &dyn Fn(usize, usize) -> bool,
+) -> f64 {
+    let size = w * h * 3;
+    let (mut total, mut count) = (0u64, 0u64);
+    for (a, b) in frames.chunks(size).zip(frames.chunks(size).skip(1)) {
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            let px = i / 3;
+            if inside(px % w, px / w) {
+                total += p.abs_diff(*q) as u64;
+                count += 1;
+            }
+        }
+    }
+    total as f64 / count.max(1) as f64
+}
