@@ -9,7 +9,13 @@
 use std::io::Write;
 use std::path::Path;
 
-const MODELS: [&str; 4] = ["deblur-f32", "deblur-int8", "inpaint-f32", "inpaint-int8"];
+// As src/models.rs EMBEDDED.
+const MODELS: [&str; 4] = [
+    "camera-int8",
+    "blur-estimator-f32",
+    "inpaint-f32",
+    "inpaint-int8",
+];
 
 fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());

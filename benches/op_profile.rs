@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use coldframe::models::{resolve, EMBEDDED};
+use coldframe::models::{resolve, Role, EMBEDDED};
 use coldframe::restorer::Restorer;
 
 mod frames;
@@ -18,7 +18,11 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let models: Vec<String> = match args.first() {
         Some(m) => vec![m.clone()],
-        None => EMBEDDED.iter().map(|m| m.name.to_string()).collect(),
+        None => EMBEDDED
+            .iter()
+            .filter(|m| m.role == Role::Restorer)
+            .map(|m| m.name.to_string())
+            .collect(),
     };
     let (w, h) = match args.get(1) {
         Some(s) => {

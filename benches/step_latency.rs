@@ -1,4 +1,4 @@
-//! Per-step latency of the embedded restorers through tract, one thread, at 256x256 and 640x480.
+//! Per-step latency of the embedded restorers and the model files beside them (FILES) through tract, one thread, at 256x256 and 640x480.
 //!
 //!     cargo bench --bench step_latency            # table on stdout
 //!     python3 benches/compare_ort.py              # the same, side by side with onnxruntime, and ratios
@@ -12,12 +12,19 @@ use std::time::Instant;
 
 use coldframe::degrade::blur::blur;
 use coldframe::degrade::pyramid_fill::{pyramid_fill, Relaxation};
-use coldframe::models::{resolve, EMBEDDED};
+use coldframe::models::{resolve, Role, EMBEDDED};
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
 
 mod frames;
 use frames::frame;
+
+/// The restorers that ship as files rather than embedded (models/), timed beside the embedded ones.
+const FILES: [&str; 3] = [
+    "models/camera-f32.onnx",
+    "models/deblur-f32.onnx",
+    "models/deblur-int8.onnx",
+];
 
 /// (median, best)
 fn median_best(mut v: Vec<f64>) -> (f64, f64) {
@@ -31,8 +38,9 @@ fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
     println!("engine\tmodel\tsize\tmedian_ms\tbest_ms\tgmac_per_s");
-    for m in EMBEDDED {
-        let (bytes, name) = resolve(m.name)?;
+    let embedded = EMBEDDED.iter().filter(|m| m.role == Role::Restorer);
+    for model in embedded.map(|m| m.name).chain(FILES) {
+        let (bytes, name) = resolve(model)?;
         let mut r = Restorer::from_bytes(&bytes, &name)?;
         for (w, h) in [(256, 256), (640, 480)] {
             let x = frame(w, h, r.info.in_channels());
@@ -48,7 +56,7 @@ fn main() -> anyhow::Result<()> {
             let gmacs = r.info.macs_per_pixel * (w * h) as f64 / (best * 1e-3) / 1e9;
             println!(
                 "tract\t{}\t{w}x{h}\t{median:.2}\t{best:.2}\t{gmacs:.2}",
-                m.name
+                r.info.name
             );
         }
     }

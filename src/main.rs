@@ -14,7 +14,8 @@ use coldframe::frame_mask::{MaskImages, MaskSource};
 use coldframe::inpaint::MaskDegradation;
 use coldframe::job::{Job, Request};
 use coldframe::models::{
-    describe_embedded, embedded_versions, resolve, DEFAULT_DEBLUR, DEFAULT_INPAINT,
+    describe_embedded, embedded_versions, resolve, DEFAULT_DEBLUR, DEFAULT_ESTIMATOR,
+    DEFAULT_INPAINT,
 };
 use coldframe::restorer::Restorer;
 use coldframe::run_paths::{map_paths, one_line};
@@ -52,11 +53,11 @@ macro_rules! flags {
             /// the direction of a given --blur motion, in degrees counter-clockwise from the x axis (default 0)
             #[argh(option, default = "0.0")]
             angle: f32,
-            /// the blur estimator for --severity auto: an ONNX file (models/blur-estimator-f32.onnx)
+            /// the blur estimator for --severity auto: embedded blur-estimator-f32 (default) or an ONNX file
             #[argh(option, default = "DEFAULT_ESTIMATOR.to_string()")]
             estimator: String,
-            /// sampler steps, 1..=T (default: the model's, 2 for the embedded ones; 1 is one direct prediction,
-            /// the fastest)
+            /// sampler steps, 1..=T (default: the model's, 1 for camera-int8, a direct prediction, the fastest;
+            /// 2 for the Gaussian-only deblur-f32/-int8 files)
             #[argh(option)]
             steps: Option<usize>,
             /// improved (the paper's Algorithm 2, default) or naive
@@ -179,10 +180,9 @@ enum Command {
 
 flags! {
     #[argh(subcommand, name = "deblur")]
-    /// Remove blur: with the embedded models a Gaussian of a given sigma; with a camera deblurrer
-    /// (models/camera-int8.onnx) defocus, motion and shake too, named by --blur or estimated from each image
-    /// (--severity auto; the estimate is printed on stderr). INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for
-    /// stdin/stdout, or two folders.
+    /// Remove camera blur (defocus, motion and shake, Gaussian softness): by default estimated from each image
+    /// (--severity auto; the estimate is printed on stderr, and a sharp image passes through), or named by --blur
+    /// and --severity. INPUT/OUTPUT: PNG, JPEG, PPM or TIFF files, `-` for stdin/stdout, or two folders.
     struct DeblurArgs [deblur, still_run, tile, files]
 }
 
@@ -305,9 +305,6 @@ flags! {
 #[argh(subcommand, name = "models")]
 /// List the embedded models.
 struct ModelsArgs {}
-
-/// Where `--severity auto` looks for the estimator when `--estimator` is not given.
-const DEFAULT_ESTIMATOR: &str = "models/blur-estimator-f32.onnx";
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     if s == "auto" {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::image_io::{images_in, is_stdio, read_still, write_still};
+use crate::image_io::{format_for, images_in, is_stdio, read_still, write_still};
 use crate::still::Still;
 
 /// An error and its causes on one line, whatever a decoder's message holds, so logs and scripts see one line
@@ -33,6 +33,8 @@ pub fn map_paths(
             output.display()
         );
     }
+    // a bad output name is refused before the work, not after it
+    format_for(output)?;
     let img = read_still(input)?;
     let out = op(input, &img).with_context(|| format!("restoring {}", input.display()))?;
     write_still(&out, output)

@@ -138,10 +138,17 @@ fn arm_binaries_restore_like_the_native_one() {
                 args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             )
         };
+        // the default: the blur estimated (blur-estimator-f32) and inverted by camera-int8
+        let blind = (
+            "camera-int8 --severity auto",
+            "1",
+            vec!["deblur".to_string(), blurred.clone()],
+        );
         for (model, steps, args) in [
-            deblur("deblur-f32", "1"),
-            deblur("deblur-f32", "4"),
-            deblur("deblur-int8", "1"),
+            blind,
+            deblur("models/deblur-f32.onnx", "1"),
+            deblur("models/deblur-f32.onnx", "4"),
+            deblur("models/deblur-int8.onnx", "1"),
             inpaint("inpaint-f32", "4"),
             inpaint("inpaint-int8", "1"),
         ] {

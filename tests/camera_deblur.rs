@@ -238,7 +238,7 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
         &[
             "deblur",
             "--model",
-            "deblur-f32",
+            "models/deblur-f32.onnx",
             "--severity",
             "auto",
             input,
@@ -250,7 +250,7 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
         &[
             "deblur",
             "--model",
-            "deblur-f32",
+            "models/deblur-f32.onnx",
             "--blur",
             "defocus",
             "--severity",

@@ -78,7 +78,13 @@ fn folders_restore_every_image_and_report_the_broken_one() {
     }
     std::fs::write(dir.join("c.png"), b"not a png at all").unwrap();
     let out = tmp("out");
-    let o = coldframe(&["deblur", "--model", "deblur-int8", s(&dir), s(&out)]);
+    let o = coldframe(&[
+        "deblur",
+        "--model",
+        "models/deblur-int8.onnx",
+        s(&dir),
+        s(&out),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("c.png") && err.contains("1 of 3"), "{err}");
@@ -99,9 +105,10 @@ fn models_lists_every_embedded_model() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     for n in [
-        "deblur-f32",
-        "deblur-int8",
-        "0.25..5",
+        "camera-int8",
+        "camera-deblur",
+        "blur-estimator-f32",
+        "blur-estimate",
         "inpaint-f32",
         "inpaint-int8",
         "fill sor",
@@ -141,7 +148,7 @@ fn bad_requests_are_refused_with_a_message_naming_the_problem() {
     );
     refused(
         &["deblur", "--model", "nosuch", s(&img), o],
-        &["nosuch", "deblur-f32"],
+        &["nosuch", "camera-int8", "beside the binary"],
     );
     refused(
         &["deblur", s(&data("no-such-file.png")), o],
@@ -162,6 +169,66 @@ fn bad_requests_are_refused_with_a_message_naming_the_problem() {
         &["--severity 0"],
     );
     assert!(!out.exists(), "a refused run wrote its output");
+}
+
+#[test]
+fn a_model_name_resolves_to_its_file_beside_the_binary() {
+    // How a model that is not embedded deploys: camera-f32.onnx next to the binary, named without a path.
+    let dir = tmp("beside");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("coldframe");
+    std::fs::copy(env!("CARGO_BIN_EXE_coldframe"), &bin).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("models/camera-f32.onnx"),
+        dir.join("camera-f32.onnx"),
+    )
+    .unwrap();
+    let (out, by_path) = (tmp("beside.png"), tmp("by_path.png"));
+    let img = data("sample_blur3.png");
+    let run = |bin: &Path, model: &str, out: &Path| {
+        let args = [
+            "deblur",
+            "--severity",
+            "3",
+            "--model",
+            model,
+            s(&img),
+            s(out),
+        ];
+        // A process that another test thread forks while the copy is open for writing holds the file open
+        // for a moment after it: running it then fails with ETXTBSY.
+        let mut tries = 0;
+        let o = loop {
+            match Command::new(bin).args(args).output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&bin, "camera-f32", &out);
+    run(
+        Path::new(env!("CARGO_BIN_EXE_coldframe")),
+        s(&root.join("models/camera-f32.onnx")),
+        &by_path,
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&by_path).unwrap()
+    );
+    // not beside this one
+    let o = coldframe(&[
+        "deblur",
+        "--model",
+        "camera-f32",
+        s(&img),
+        s(&tmp("never2.png")),
+    ]);
+    assert!(!o.status.success());
 }
 
 #[test]
@@ -222,8 +289,8 @@ fn version_names_the_binary_and_every_embedded_model_version() {
     );
     // The versions the recipe wrote into the committed models (models/recipe/export.py).
     for line in [
-        "deblur-f32 model version 1",
-        "deblur-int8 model version 1",
+        "camera-int8 model version 1",
+        "blur-estimator-f32 model version 1",
         "inpaint-f32 model version 6",
         "inpaint-int8 model version 6",
     ] {

@@ -267,7 +267,7 @@ fn bad_masks_are_refused_and_an_empty_mask_copies_the_input() {
         &[
             "inpaint",
             "--model",
-            "deblur-f32",
+            "models/deblur-f32.onnx",
             "--rect",
             "1,1,4,4",
             s(&img),

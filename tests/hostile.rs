@@ -238,7 +238,7 @@ fn frames_that_push_the_models_to_extremes_come_out_finite_and_in_range() {
     };
     let mut mask = FrameMask::empty(w, h);
     mask.add_rects(&["5,5,20,10".parse().unwrap()]).unwrap();
-    for model in ["deblur-f32", "deblur-int8"] {
+    for model in ["models/deblur-f32.onnx", "models/deblur-int8.onnx"] {
         let mut d = Deblurrer::new(load(model)).unwrap();
         for sev in [0.25, 5.0] {
             let plan = d.plan(sev, Some(4), Sampler::Improved).unwrap();

@@ -155,7 +155,9 @@ fn every_step_count_fills_the_hole_with_finite_values_and_reruns_are_identical()
 
 #[test]
 fn a_deblur_model_is_refused_for_inpainting_and_steps_are_checked() {
-    let e = Inpainter::new(restorer("deblur-f32")).err().unwrap();
+    let e = Inpainter::new(restorer("models/deblur-f32.onnx"))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not an inpainting"), "{e}");
     let inp = Inpainter::new(restorer("inpaint-f32")).unwrap();
     for bad in [0, 21] {

@@ -12,7 +12,7 @@ use common::{max_abs_diff, parity, restorer, Reader};
 #[test]
 fn f32_model_matches_onnxruntime() {
     // Same float graph, other summation order: well under 1/10 of an 8-bit level.
-    parity("deblur-f32", "parity_f32.bin", 1e-4);
+    parity("models/deblur-f32.onnx", "parity_f32.bin", 1e-4);
 }
 
 #[test]
@@ -20,7 +20,7 @@ fn int8_model_matches_onnxruntime() {
     // tract runs the QDQ graph through our integer convolutions and sums (src/restorer/int8_*.rs), the same
     // integer arithmetic as onnxruntime's QLinearConv; the requantizing products are floats on both sides, so a
     // value on a rounding edge may land one 8-bit level away. Measured: identical on this fixture.
-    parity("deblur-int8", "parity_int8.bin", 1.0 / 255.0);
+    parity("models/deblur-int8.onnx", "parity_int8.bin", 1.0 / 255.0);
 }
 
 #[test]
@@ -33,9 +33,9 @@ fn every_quantized_convolution_and_sum_runs_in_integers() {
     // (their two 1x1 ones stay with tract's matrix product); the inpainter's int8 file keeps its stem
     // convolution in float (models/inpaint.md): it runs as the one Winograd float convolution.
     let expected = [
-        ("deblur-int8", 12, 9, 0, 0, 0, 0),
+        ("models/deblur-int8.onnx", 12, 9, 0, 0, 0, 0),
         ("inpaint-int8", 11, 9, 1, 0, 1, 0),
-        ("deblur-f32", 0, 0, 8, 2, 9, 6),
+        ("models/deblur-f32.onnx", 0, 0, 8, 2, 9, 6),
         ("inpaint-f32", 0, 0, 8, 2, 9, 6),
     ];
     for (model, convs, adds, winograd_convs, float_convs, relus, residuals) in expected {
@@ -82,7 +82,7 @@ fn blur_schedule(r: &Restorer) -> BlurSchedule {
 #[test]
 fn one_step_equals_one_direct_prediction_for_both_samplers() {
     let (x, t) = fixture_input();
-    let mut r = restorer("deblur-f32");
+    let mut r = restorer("models/deblur-f32.onnx");
     let schedule = blur_schedule(&r);
     let direct = r.predict(&x, t).unwrap();
     for s in [Sampler::Improved, Sampler::Naive] {
@@ -94,7 +94,7 @@ fn one_step_equals_one_direct_prediction_for_both_samplers() {
 #[test]
 fn sampling_from_step_zero_returns_the_input() {
     let (x, _) = fixture_input();
-    let mut r = restorer("deblur-f32");
+    let mut r = restorer("models/deblur-f32.onnx");
     let schedule = blur_schedule(&r);
     assert_eq!(
         sample(&mut r, &schedule, &x, 0, 4, Sampler::Improved).unwrap(),
@@ -115,7 +115,7 @@ fn same_input_same_output_bit_for_bit() {
         let b = d.restore(&x, &plan).unwrap();
         (a, b)
     };
-    for model in ["deblur-f32", "deblur-int8"] {
+    for model in ["models/deblur-f32.onnx", "models/deblur-int8.onnx"] {
         let (a1, b1) = run(model);
         let (a2, _) = run(model);
         assert!(
@@ -139,7 +139,7 @@ fn same_input_same_output_bit_for_bit() {
 fn improved_and_naive_samplers_differ_after_several_steps() {
     // Guards against a sampler flag that is parsed but ignored.
     let (x, t) = fixture_input();
-    let mut r = restorer("deblur-f32");
+    let mut r = restorer("models/deblur-f32.onnx");
     let schedule = blur_schedule(&r);
     let a = sample(&mut r, &schedule, &x, t, 4, Sampler::Improved).unwrap();
     let b = sample(&mut r, &schedule, &x, t, 4, Sampler::Naive).unwrap();
@@ -148,7 +148,7 @@ fn improved_and_naive_samplers_differ_after_several_steps() {
 
 #[test]
 fn any_frame_size_comes_back_at_its_own_size() {
-    let mut d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let mut d = Deblurrer::new(restorer("models/deblur-f32.onnx")).unwrap();
     let plan = d.plan(2.0, Some(2), Sampler::Improved).unwrap();
     for (w, h) in [(1, 1), (7, 3), (33, 17), (64, 48)] {
         let x = coldframe::frame::Frame::new(w, h, 3, vec![0.5; w * h * 3]).unwrap();
@@ -163,7 +163,7 @@ fn any_frame_size_comes_back_at_its_own_size() {
 
 #[test]
 fn requests_outside_the_model_are_refused_with_the_valid_range() {
-    let d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let d = Deblurrer::new(restorer("models/deblur-f32.onnx")).unwrap();
     let max_sigma = *d.schedule.sigmas.last().unwrap();
     for sev in [0.0, -1.0, f32::NAN, max_sigma + 0.01, f32::INFINITY] {
         let e = d
@@ -191,7 +191,7 @@ fn requests_outside_the_model_are_refused_with_the_valid_range() {
 
 #[test]
 fn steps_are_capped_at_the_start_step() {
-    let d = Deblurrer::new(restorer("deblur-f32")).unwrap();
+    let d = Deblurrer::new(restorer("models/deblur-f32.onnx")).unwrap();
     let p = d
         .plan(d.schedule.sigmas[2], Some(10), Sampler::Improved)
         .unwrap();
@@ -205,7 +205,7 @@ fn rust_sampler_reproduces_the_python_sampler_of_the_evaluation() {
     let (t_star, steps, n) = (f.u32() as usize, f.u32() as usize, f.u32());
     assert_eq!(n, 2);
     let x = f.frame();
-    let mut r = restorer("deblur-f32");
+    let mut r = restorer("models/deblur-f32.onnx");
     let schedule = blur_schedule(&r);
     for s in [Sampler::Improved, Sampler::Naive] {
         let expected = f.frame();

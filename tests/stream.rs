@@ -531,7 +531,7 @@ fn gstreamer_raw_video_through_coldframe_and_back() {
         ));
         pipeline(&format!(
             "gst-launch-1.0 -q videotestsrc num-buffers=6 pattern=ball ! {caps} ! fdsink fd=1 \
-             | {{bin}} stream deblur --format {ours} --size 160x120 --workers 2 --steps 1 \
+             | {{bin}} stream deblur --format {ours} --size 160x120 --workers 2 --steps 1 --severity 2 \
              | gst-launch-1.0 -q fdsrc fd=0 ! rawvideoparse format={parse} width=160 height=120 \
                framerate=10/1 ! filesink location={via_gst}"
         ));
@@ -547,7 +547,16 @@ fn gstreamer_raw_video_through_coldframe_and_back() {
             "{ours}: videotestsrc gave another size"
         );
         let direct = stream(
-            &["--format", ours, "--size", "160x120", "--steps", "1"],
+            &[
+                "--format",
+                ours,
+                "--size",
+                "160x120",
+                "--steps",
+                "1",
+                "--severity",
+                "2",
+            ],
             &input,
         );
         assert!(direct.status.success());

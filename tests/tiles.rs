@@ -45,7 +45,7 @@ fn restore(still: &Still, model: &str, steps: usize, workers: usize, tile: usize
 #[test]
 fn one_network_call_in_tiles_is_the_whole_frame_bit_for_bit() {
     let still = blurred_still();
-    for model in ["deblur-f32", "deblur-int8"] {
+    for model in ["models/deblur-f32.onnx", "models/deblur-int8.onnx"] {
         let whole = restore(&still, model, 1, 1, 0);
         for (workers, tile) in [(1, 128), (3, 64)] {
             let tiled = restore(&still, model, 1, workers, tile);
@@ -61,8 +61,8 @@ fn one_network_call_in_tiles_is_the_whole_frame_bit_for_bit() {
 fn more_steps_in_tiles_stay_within_one_level_of_the_whole_frame() {
     let still = blurred_still();
     for steps in [2, 4] {
-        let whole = restore(&still, "deblur-f32", steps, 1, 0);
-        let tiled = restore(&still, "deblur-f32", steps, 2, 64);
+        let whole = restore(&still, "models/deblur-f32.onnx", steps, 1, 0);
+        let tiled = restore(&still, "models/deblur-f32.onnx", steps, 2, 64);
         let (a, b) = (whole.image.as_bytes(), tiled.image.as_bytes());
         let off = a.iter().zip(b).filter(|(x, y)| x != y).count();
         let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max();
@@ -92,7 +92,13 @@ fn sixteen_bit_grey_and_alpha_stills_keep_their_pixel_type() {
     let input = save(DynamicImage::ImageRgb16(wide.clone()), "wide.png");
     let out = tmp("wide-out.png");
     // The float model: the int8 one's output is itself quantized to 8 bits.
-    ok(&["deblur", "--model", "deblur-f32", s(&input), s(&out)]);
+    ok(&[
+        "deblur",
+        "--model",
+        "models/deblur-f32.onnx",
+        s(&input),
+        s(&out),
+    ]);
     let back = image::open(&out).unwrap();
     assert_eq!(back.color(), image::ColorType::Rgb16);
     // The same frame through the 8-bit path, within one 8-bit level.
@@ -104,7 +110,7 @@ fn sixteen_bit_grey_and_alpha_stills_keep_their_pixel_type() {
     ok(&[
         "deblur",
         "--model",
-        "deblur-f32",
+        "models/deblur-f32.onnx",
         s(&narrow),
         s(&narrow_out),
     ]);
@@ -186,7 +192,7 @@ fn a_still_over_the_stream_cap_restores_in_tiles() {
     ok(&[
         "deblur",
         "--model",
-        "deblur-f32",
+        "models/deblur-f32.onnx",
         "--steps",
         "1",
         s(&input),
@@ -213,6 +219,8 @@ fn a_tiled_file_restore_equals_the_library_on_the_whole_frame() {
     let out = tmp("tiled-out.png");
     ok(&[
         "deblur",
+        "--model",
+        "models/deblur-int8.onnx",
         "--steps",
         "1",
         "--severity",
@@ -224,7 +232,7 @@ fn a_tiled_file_restore_equals_the_library_on_the_whole_frame() {
         s(&input),
         s(&out),
     ]);
-    let whole = restore(&still, "deblur-int8", 1, 1, 0);
+    let whole = restore(&still, "models/deblur-int8.onnx", 1, 1, 0);
     let got = read_image(&out).unwrap();
     let want = whole.region(whole.whole());
     assert_eq!(got, want);
@@ -243,7 +251,14 @@ fn a_stream_over_one_megapixel_has_its_network_calls_tiled_and_equals_whole_fram
         let mut args = vec![
             "stream", "deblur", "--format", "rgb24", "--size", "1152x960",
         ];
-        args.extend(["--model", "deblur-f32", "--steps", "3", "--workers", "2"]);
+        args.extend([
+            "--model",
+            "models/deblur-f32.onnx",
+            "--steps",
+            "3",
+            "--workers",
+            "2",
+        ]);
         args.extend(extra);
         let out = coldframe_with_stdin(&args, &input);
         assert!(
@@ -275,7 +290,13 @@ fn tiff_in_and_out_keeps_sixteen_bits_and_alpha() {
     let input = save(DynamicImage::ImageRgba16(img.clone()), "wide-alpha.tif");
     for ext in ["tif", "png"] {
         let out = tmp(&format!("wide-alpha-out.{ext}"));
-        ok(&["deblur", "--model", "deblur-f32", s(&input), s(&out)]);
+        ok(&[
+            "deblur",
+            "--model",
+            "models/deblur-f32.onnx",
+            s(&input),
+            s(&out),
+        ]);
         let back = image::open(&out).unwrap();
         assert_eq!(back.color(), image::ColorType::Rgba16, "{ext}");
         let back = back.to_rgba16();

@@ -96,12 +96,17 @@ def pool(blocks):
     return (blocks[:-1].astype(np.float64) * w).sum(1)
 
 
-def estimate(blocks_of, x):
-    """The estimate of frame x [3, H, W] as the binary makes it: blocks_of maps a crop [3, h, w] to its block
-    outputs [OUT, h/16, w/16]; every crop's blocks are pooled together, then decoded."""
+def pooled(blocks_of, x):
+    """The pooled answer [OUT - 1] for frame x [3, H, W] as the binary computes it: blocks_of maps a crop
+    [3, h, w] to its block outputs [OUT, h/16, w/16]; every crop's blocks are pooled together."""
     ys, xs, sy, sx = crop_origins(x.shape[1], x.shape[2])
     blocks = [blocks_of(x[:, y : y + sy, x0 : x0 + sx]).reshape(OUT, -1) for y in ys for x0 in xs]
-    return decode(pool(np.concatenate(blocks, 1)))
+    return pool(np.concatenate(blocks, 1))
+
+
+def estimate(blocks_of, x):
+    """The estimate of frame x [3, H, W] as the binary makes it (pooled, then decoded)."""
+    return decode(pooled(blocks_of, x))
 
 
 class Blocks(nn.Module):
@@ -116,11 +121,26 @@ class Blocks(nn.Module):
 
 
 def decode(out):
-    """An estimator output [OUT - 1] (numpy) -> (kind, t as an integer step 0..T, descriptor [5])."""
-    kind = KINDS[int(np.argmax(out[: len(KINDS)]))]
-    if kind == "none":
-        return kind, 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
-    t = int(np.clip(round(float(out[len(KINDS)]) * blur_mix.T), 1, blur_mix.T))
+    """An estimator output [OUT - 1] (numpy) -> (kind, t as an integer step 0..T, descriptor [5]), as the network
+    answers it, without a rule."""
+    return decode_rule(out, 0, 0.0)
+
+
+def decode_rule(out, shrink, min_confidence):
+    """decode with the binary's rule (metadata `auto_shrink`, `auto_min_confidence`; picked by
+    calibrate_auto.py): a blurred kind whose softmax probability is under min_confidence is "none" (the frame
+    passes through), and the extent step is told shrink steps less (under-sharpening costs a little gain,
+    over-sharpening makes halos), "none" where that leaves nothing."""
+    logits = np.asarray(out[: len(KINDS)], np.float64)
+    k = int(np.argmax(logits))
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    kind = KINDS[k]
+    if kind == "none" or p[k] < min_confidence:
+        return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
+    t = int(np.clip(round(float(out[len(KINDS)]) * blur_mix.T), 1, blur_mix.T)) - shrink
+    if t < 1:
+        return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
     d = np.zeros(blur_mix.DESCRIPTOR, np.float32)
     d[KINDS.index(kind) - 1] = 1.0
     if kind == "motion":
@@ -142,10 +162,15 @@ def make_batch(crops, n, rng):
     return x.contiguous(), kind, tt, dirs
 
 
-def loss_of(out, kind, tt, dirs):
+def loss_of(out, kind, tt, dirs, quantile=0.5):
+    """Cross-entropy of the kind, the extent's pinball loss at `quantile` (twice it: 0.5 is the L1 loss; under 0.5
+    an over-estimate costs more than an under-estimate, so an ambiguous frame is told the smaller blur), the
+    direction's L1 on trails."""
     ce = F.cross_entropy(out[:, : len(KINDS)], kind)
     blurred = (kind > 0).float()
-    lt = ((out[:, len(KINDS)] - tt).abs() * blurred).sum() / blurred.sum().clamp(min=1)
+    err = tt - out[:, len(KINDS)]
+    pinball = 2 * torch.maximum(quantile * err, (quantile - 1) * err)
+    lt = (pinball * blurred).sum() / blurred.sum().clamp(min=1)
     moving = (kind == KINDS.index("motion")).float()
     ld = ((out[:, len(KINDS) + 1 :] - dirs).abs().sum(1) * moving).sum() / moving.sum().clamp(min=1)
     return ce + 4.0 * lt + ld, (ce.item(), lt.item(), ld.item())
@@ -160,6 +185,9 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--minutes", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quantile", type=float, default=0.5,
+                    help="the extent's loss: pinball at this quantile (0.5: L1; lower: fewer over-estimates)")
+    ap.add_argument("--init", default="", help="a fresh run only: start from this checkpoint's EMA weights")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -168,6 +196,12 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
     ck = os.path.join(args.out, "last.pt")
+    if args.init and not os.path.exists(ck):
+        init = torch.load(args.init, weights_only=False)["ema"]
+        net.load_state_dict(init)
+        ema.load_state_dict(init)
+        rng = random.Random(12)  # not the first run's crops and cases again
+        print(f"initialised from {args.init}", flush=True)
     if os.path.exists(ck):
         st = torch.load(ck, weights_only=False)
         net.load_state_dict(st["net"])
@@ -178,12 +212,13 @@ def main():
         print(f"resumed at step {step}", flush=True)
     train_photos, val_photos = data.split(camera=True)
     images = [im for p in train_photos for im in data.load_scales(p)]
-    crops = data.Crops(None, args.crop + 2 * MARGIN, seed=step, images=images, augment=True)
+    crops = data.Crops(None, args.crop + 2 * MARGIN, seed=step + (7919 if args.init else 0), images=images,
+                        augment=True)
     val = data.Crops(val_photos, args.crop + 2 * MARGIN, seed=5)
     vx, vk, vt, vd = make_batch(val, 64, random.Random(9))
     meta = {"photos_train": len(images), "photos_val": len(val_photos), "params": param_count(net),
             "macs_per_pixel": macs_per_pixel(_Blocks(net), 3), "batch": args.batch, "crop": args.crop,
-            "lr": args.lr, "threads": args.threads}
+            "lr": args.lr, "threads": args.threads, "quantile": args.quantile, "init": args.init}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta), flush=True)
@@ -203,7 +238,7 @@ def main():
             g["lr"] = args.lr * min(1.0, (step + 1) / 300) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(done, 1))))
         x, k, tt, d = make_batch(crops, args.batch, rng)
         net.train()
-        loss, parts = loss_of(net(x), k, tt, d)
+        loss, parts = loss_of(net(x), k, tt, d, args.quantile)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -221,8 +256,9 @@ def main():
             acc = (vo[:, : len(KINDS)].argmax(1) == vk).float().mean().item()
             blurred = vk > 0
             terr = ((vo[:, len(KINDS)] - vt).abs()[blurred]).mean().item() * blur_mix.T
+            tbias = ((vo[:, len(KINDS)] - vt)[blurred]).mean().item() * blur_mix.T
             line = (f"{step}\t{run[0] / 250:.4f}\t{run[1] / 250:.4f}\t{run[2] / 250:.4f}\t{acc:.3f}\t{terr:.2f}\t"
-                    f"{trained_s + time.time() - start:.0f}")
+                    f"{trained_s + time.time() - start:.0f}\t{tbias:+.2f}")
             print(line, flush=True)
             log.write(line + "\n")
             log.flush()

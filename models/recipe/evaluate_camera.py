@@ -114,11 +114,19 @@ class Restorer:
 
 
 class Estimator:
-    def __init__(self, path):
+    """rule: (shrink, min_confidence) of estimator.decode_rule; None: an ONNX file's own (its metadata, as the
+    binary reads it), nothing for a checkpoint."""
+
+    def __init__(self, path, rule=None):
         self.onnx = path.endswith(".onnx")
+        self.rule = rule or (0, 0.0)
         if self.onnx:
+            import onnx
             import onnxruntime as ort
             self.sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            if rule is None:
+                props = {p.key: p.value for p in onnx.load(path).metadata_props}
+                self.rule = (int(props.get("auto_shrink", 0)), float(props.get("auto_min_confidence", 0.0)))
         else:
             self.net = est_mod.BlurEstimator()
             self.net.load_state_dict(torch.load(path, weights_only=False)["ema"])
@@ -131,8 +139,8 @@ class Estimator:
             return self.net.blocks(torch.from_numpy(np.ascontiguousarray(crop)[None]).float())[0].numpy()
 
     def __call__(self, x):
-        """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins)."""
-        return est_mod.estimate(self.blocks, x)
+        """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins), under the rule."""
+        return est_mod.decode_rule(est_mod.pooled(self.blocks, x), *self.rule)
 
 
 def sample(restorer, x, case, steps):
@@ -169,6 +177,9 @@ def main():
     ap.add_argument("--gaussian-check", default="",
                     help="only compare with this Gaussian model (e.g. models/deblur-f32.onnx) on its own test: the 7 "
                          "validation photos of data.split(), clean and noisy, sigma 3 and 4.5, both told the sigma")
+    ap.add_argument("--rule", default="",
+                    help="SHRINK,MIN_CONFIDENCE: the estimator's trust rule (default: the ONNX file's metadata; "
+                         "0,0 for a checkpoint)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -178,7 +189,8 @@ def main():
     if args.photos:
         val = val[: args.photos]
     photos = [data.crop_to_stride(data.load_photo(p), 16).astype(np.float64).transpose(2, 0, 1) / 255 for p in val]
-    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator)
+    rule = (int(args.rule.split(",")[0]), float(args.rule.split(",")[1])) if args.rule else None
+    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule)
     rows, est_rows = {}, []
     t0 = time.time()
     for i, x0 in enumerate(photos):

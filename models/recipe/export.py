@@ -95,7 +95,7 @@ def camera_metadata(name, precision, default_steps):
     }
 
 
-def estimator_metadata(name, precision):
+def estimator_metadata(name, precision, version="1", shrink=0, min_confidence=0.0):
     import estimator
 
     return {
@@ -110,8 +110,11 @@ def estimator_metadata(name, precision):
         "output": "blocks: float32 [1,8,H/16,W/16]: per 16x16 block, logits of kinds, t / T, the trail's "
                   "(mxx - myy) / (mxx + myy) and 2 mxy / (mxx + myy), then the block's score; the frame's "
                   "estimate is the softmax-of-scores weighted mean over the blocks of every crop read "
-                  "(models/recipe/estimator.py pool, decode)",
-        "model_version": "1",
+                  "(models/recipe/estimator.py pool, decode_rule)",
+        # the binary's trust rule (estimator.decode_rule), picked on training photos by calibrate_auto.py
+        "auto_shrink": str(shrink),
+        "auto_min_confidence": str(min_confidence),
+        "model_version": version,
     }
 
 
@@ -464,7 +467,8 @@ def export_estimator(args):
     blocks = estimator.Blocks(net).eval()
     torch.onnx.export(blocks, (x,), out, input_names=["image"], output_names=["blocks"], opset_version=17,
                       dynamic_axes={"image": {2: "H", 3: "W"}, "blocks": {2: "h", 3: "w"}}, dynamo=False)
-    set_metadata(out, estimator_metadata("blur-estimator-f32", "f32"))
+    set_metadata(out, estimator_metadata("blur-estimator-f32", "f32", args.estimator_version, args.auto_shrink,
+                                         args.auto_min_confidence))
     with torch.no_grad():
         ref = blocks(x).numpy()
     got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
@@ -509,6 +513,13 @@ def main():
     ap.add_argument("--default-steps", type=int, default=1)
     ap.add_argument("--requantize", action="store_true", help="only the int8 file, from the committed f32 one")
     ap.add_argument("--vectors", action="store_true", help="only the degradations' shared test vectors")
+    ap.add_argument("--estimator-version", default="1", help="estimator: its model_version")
+    ap.add_argument("--auto-shrink", type=int, default=0,
+                    help="estimator: steps taken off the estimated extent (calibrate_auto.py picks it)")
+    ap.add_argument("--auto-min-confidence", type=float, default=0.0,
+                    help="estimator: a blurred kind less probable than this passes the frame through")
+    ap.add_argument("--rule-only", action="store_true",
+                    help="estimator: only write --auto-shrink / --auto-min-confidence into the committed file")
     args = ap.parse_args()
     if args.vectors:
         td = os.path.join(ROOT, "tests", "data")
@@ -522,6 +533,10 @@ def main():
         return export_inpaint(args)
     if args.task == "camera":
         return export_camera(args)
+    if args.task == "estimator" and args.rule_only:
+        # the trust rule alone, into the committed file's metadata (its weights untouched)
+        return set_metadata(os.path.join(ROOT, "models", "blur-estimator-f32.onnx"), estimator_metadata(
+            "blur-estimator-f32", "f32", args.estimator_version, args.auto_shrink, args.auto_min_confidence))
     if args.task == "estimator":
         return export_estimator(args)
     st, f32, i8 = export_pair(args.ckpt, "deblur", 3, degrade.T_BLUR, torch.rand(1, 3, 64, 96), metadata, Calib(),

@@ -56,10 +56,21 @@ pub struct BlurEstimate {
     pub direction: [f32; 2],
 }
 
+/// How far the binary trusts an estimate (metadata `auto_shrink`, `auto_min_confidence`, picked on training
+/// photos by models/recipe/calibrate_auto.py; a file without them is trusted as it answers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrustRule {
+    /// Steps taken off the estimated extent: under-sharpening costs a little gain, over-sharpening makes halos.
+    pub shrink: usize,
+    /// A blurred kind named with a softmax probability under this passes the frame through.
+    pub min_confidence: f64,
+}
+
 pub struct BlurEstimator {
     model: InferenceModel,
     pub name: String,
     t_max: usize,
+    pub rule: TrustRule,
     plans: HashMap<(usize, usize), Arc<TypedRunnableModel>>,
 }
 
@@ -101,10 +112,29 @@ impl BlurEstimator {
             .and_then(|t| t.parse().ok())
             .with_context(|| format!("{source}: metadata T missing or not a number"))?;
         let name = prop("name").unwrap_or_else(|| source.to_string());
+        let rule = TrustRule {
+            shrink: match prop("auto_shrink") {
+                Some(v) => v.parse().ok().with_context(|| {
+                    format!("{source}: metadata auto_shrink {v:?} is not a step count")
+                })?,
+                None => 0,
+            },
+            min_confidence: match prop("auto_min_confidence") {
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| (0.0..=1.0).contains(p))
+                    .with_context(|| {
+                        format!("{source}: metadata auto_min_confidence {v:?} is not in [0, 1]")
+                    })?,
+                None => 0.0,
+            },
+        };
         Ok(BlurEstimator {
             model,
             name,
             t_max,
+            rule,
             plans: HashMap::new(),
         })
     }
@@ -156,7 +186,7 @@ impl BlurEstimator {
                 dst.extend_from_slice(&flat[c * n..(c + 1) * n]);
             }
         }
-        Ok(decode(&pool(&blocks), self.t_max))
+        Ok(decode(&pool(&blocks), self.t_max, self.rule))
     }
 }
 
@@ -203,24 +233,31 @@ fn pool(blocks: &[Vec<f32>]) -> [f64; OUT - 1] {
     out
 }
 
-fn decode(pooled: &[f64; OUT - 1], t_max: usize) -> BlurEstimate {
+/// The pooled answer as an estimate, under the trust rule (models/recipe/estimator.py `decode_rule`).
+fn decode(pooled: &[f64; OUT - 1], t_max: usize, rule: TrustRule) -> BlurEstimate {
+    let none = BlurEstimate {
+        kind: BlurKind::None,
+        t: 0,
+        direction: [0.0; 2],
+    };
+    let logits = &pooled[..KINDS.len()];
     let mut best = 0;
     for k in 1..KINDS.len() {
-        if pooled[k] > pooled[best] {
+        if logits[k] > logits[best] {
             best = k;
         }
     }
     let kind = KINDS[best];
-    if kind == BlurKind::None {
-        return BlurEstimate {
-            kind,
-            t: 0,
-            direction: [0.0; 2],
-        };
+    let total: f64 = logits.iter().map(|&l| (l - logits[best]).exp()).sum();
+    if kind == BlurKind::None || 1.0 / total < rule.min_confidence {
+        return none;
     }
     let t = (pooled[KINDS.len()] * t_max as f64)
         .round()
         .clamp(1.0, t_max as f64) as usize;
+    let Some(t) = t.checked_sub(rule.shrink).filter(|&t| t >= 1) else {
+        return none;
+    };
     let direction = if kind == BlurKind::Motion {
         [
             pooled[KINDS.len() + 1] as f32,
@@ -261,22 +298,44 @@ mod tests {
         p[4] = 0.52; // t / T: 10.4 -> 10
         p[5] = 0.5;
         p[6] = -0.5;
-        let e = decode(&p, 20);
+        let e = decode(&p, 20, TrustRule::default());
         assert_eq!(
             (e.kind, e.t, e.direction),
             (BlurKind::Motion, 10, [0.5, -0.5])
         );
         p[0] = 3.0;
-        assert_eq!(decode(&p, 20).kind, BlurKind::None);
-        assert_eq!(decode(&p, 20).t, 0);
+        assert_eq!(decode(&p, 20, TrustRule::default()).kind, BlurKind::None);
+        assert_eq!(decode(&p, 20, TrustRule::default()).t, 0);
         // a tiny extent still names a blur of one step
         let mut g = [0.0; OUT - 1];
         g[1] = 1.0;
         g[4] = 0.001;
         assert_eq!(
-            (decode(&g, 20).kind, decode(&g, 20).t),
+            (
+                decode(&g, 20, TrustRule::default()).kind,
+                decode(&g, 20, TrustRule::default()).t
+            ),
             (BlurKind::Gaussian, 1)
         );
+    }
+
+    #[test]
+    fn the_trust_rule_shrinks_the_extent_and_passes_unsure_frames_through() {
+        // motion with logits (0, 0, 0, ln 3): softmax probability 3 / 6 = 0.5; t / T 0.3 -> 6
+        let mut p = [0.0; OUT - 1];
+        p[3] = 3f64.ln();
+        p[4] = 0.3;
+        let rule = |shrink, min_confidence| TrustRule {
+            shrink,
+            min_confidence,
+        };
+        assert_eq!(decode(&p, 20, rule(2, 0.0)).t, 4);
+        assert_eq!(decode(&p, 20, rule(2, 0.49)).kind, BlurKind::Motion);
+        assert_eq!(decode(&p, 20, rule(2, 0.51)).kind, BlurKind::None);
+        // shrinking a 6-step estimate by 6 leaves no blur to invert
+        assert_eq!(decode(&p, 20, rule(5, 0.0)).t, 1);
+        let gone = decode(&p, 20, rule(6, 0.0));
+        assert_eq!((gone.kind, gone.t), (BlurKind::None, 0));
     }
 
     #[test]

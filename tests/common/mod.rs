@@ -98,7 +98,7 @@ pub fn psnr(a: &Frame, b: &Frame) -> f64 {
     10.0 * (1.0 / mse.max(1e-12)).log10()
 }
 
-/// An embedded model by name.
+/// An embedded model by name, or a model file by path.
 pub fn restorer(name: &str) -> Restorer {
     let (bytes, name) = resolve(name).unwrap();
     Restorer::from_bytes(&bytes, &name).unwrap()

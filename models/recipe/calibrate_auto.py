@@ -1,0 +1,119 @@
+"""How far to trust the blur estimator: measures, on TRAINING photos, what the blind deblurrer gains over its
+input when the restorer is told the estimated extent t, or less (t - 1, t - 2, ...), and when estimates the
+estimator is unsure of pass the frame through. Writes every (photo, case, candidate) PSNR and the pooled
+estimator outputs, so that the rule (estimator.decode's `shrink` and `min_confidence`) is picked from this file
+and then checked once on the validation photos by evaluate_camera.py.
+
+    python models/recipe/calibrate_auto.py --restorer models/camera-f32.onnx \
+        --estimator models/blur-estimator-f32.onnx [--photos 40] [--out models/work/calibrate_auto]
+
+The cases are evaluate_camera's (blur_mix.EVAL_CASES, noise 2/255, JPEG 90; the sharp frame at noise 1/255),
+drawn with other seeds, on --photos training photos spread over the list of data.split(camera=True). The validation photos are
+never read here.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import blur_mix  # noqa: E402
+import data  # noqa: E402
+import estimator as est_mod  # noqa: E402
+from evaluate_camera import Estimator, Restorer, blur, camera_file, estimated_case, psnr, sample  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHRINKS = (0, 1, 2, 3, 4, 6)  # candidate extents t_est - s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--restorer", required=True)
+    ap.add_argument("--estimator", required=True)
+    ap.add_argument("--photos", type=int, default=40)
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "calibrate_auto"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--report", action="store_true", help="only the rules' table, from <out>/calibration.json")
+    args = ap.parse_args()
+    if args.report:
+        with open(os.path.join(args.out, "calibration.json")) as fh:
+            return print(report(json.load(fh)))
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    train, _ = data.split(camera=True)
+    chosen = train[:: max(1, len(train) // args.photos)][: args.photos]
+    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator)
+    rows = []
+    t0 = time.time()
+    for i, path in enumerate(chosen):
+        x0 = data.crop_to_stride(data.load_photo(path), 16).astype(np.float64).transpose(2, 0, 1) / 255
+        seed = 500 + i  # not the validation cases' seeds (evaluate_camera uses the photo's index)
+        cases = [(fam, label, blur_mix.eval_case(fam, t, seed)) for fam, lst in blur_mix.EVAL_CASES.items()
+                 for label, t in lst]
+        for fam, label, case in [("sharp", "n1", None)] + cases:
+            if case is None:
+                xb = camera_file(x0, 1 / 255, 7 + seed)
+            else:
+                xb = camera_file(blur(x0, case.psf()), 2 / 255, 1000 * seed + case.t)
+            xf = xb.astype(np.float32)
+            out = est_mod.pooled(estimator.blocks, xf)
+            logits = out[: len(est_mod.KINDS)]
+            t_raw = float(out[len(est_mod.KINDS)]) * blur_mix.T
+            d = np.zeros(blur_mix.DESCRIPTOR, np.float32)
+            d[3:5] = out[len(est_mod.KINDS) + 1 : len(est_mod.KINDS) + 3]
+            # what each blurred kind would give, whichever wins: the rule may overrule a "none"
+            kind = est_mod.KINDS[1 + int(np.argmax(logits[1:]))]
+            t_est = int(np.clip(round(t_raw), 1, blur_mix.T))
+            cand = {}
+            for s in SHRINKS:
+                t = t_est - s
+                if t >= 1:
+                    dk = np.zeros(blur_mix.DESCRIPTOR, np.float32)
+                    dk[est_mod.KINDS.index(kind) - 1] = 1.0
+                    if kind == "motion":
+                        dk[3:5] = d[3:5]
+                    y = sample(restorer, xf, estimated_case(kind, t, dk), 1)
+                    cand[str(t)] = psnr(y, x0)
+            rows.append({"photo": data.camera_photo_name(path) if "/photos/" in path else data.photo_name(path),
+                         "family": fam, "label": label, "t": case.t if case else 0,
+                         "logits": logits.tolist(), "t_raw": t_raw, "kind_blurred": kind,
+                         "input": psnr(xb, x0), "restored": cand})
+        print(f"photo {i + 1}/{len(chosen)} {time.time() - t0:.0f} s", flush=True)
+        with open(os.path.join(args.out, "calibration.json"), "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+def outcome(row, shrink, min_confidence):
+    """PSNR of the output under a rule: the frame passes through when the estimator names no blur, when the
+    blurred kind it names has a softmax probability under min_confidence, or when shrinking leaves no blur."""
+    kind, t, _ = est_mod.decode_rule(np.array(row["logits"] + [row["t_raw"] / blur_mix.T, 0.0, 0.0]),
+                                     shrink, min_confidence)
+    if kind == "none":
+        return row["input"]
+    got = row["restored"].get(str(t))
+    assert got is not None, f"t {t} not among the candidates of {row['photo']}"
+    return got
+
+
+def report(rows):
+    """Per rule: the mean gain over the input per family (all extents), the cases below the input, and the worst."""
+    fams = ["sharp", "defocus", "gaussian", "motion", "shake"]
+    lines = ["| shrink | min confidence | " + " | ".join(fams) + " | mean | below input | worst |",
+             "|---|---|" + "---|" * (len(fams) + 3)]
+    for shrink in SHRINKS[:4]:
+        for conf in (0.0, 0.4, 0.5, 0.6, 0.7):
+            gains = {f: [] for f in fams}
+            for r in rows:
+                gains[r["family"]].append(outcome(r, shrink, conf) - r["input"])
+            allg = np.concatenate([gains[f] for f in fams])
+            lines.append(f"| {shrink} | {conf} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
+                         f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
