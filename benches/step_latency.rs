@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use coldframe::degrade::blur::blur;
 use coldframe::degrade::pyramid_fill::{pyramid_fill, Relaxation};
-use coldframe::models::{resolve, Role, EMBEDDED};
+use coldframe::models::{resolve, Role, DEFAULT_ESTIMATOR, EMBEDDED};
+use coldframe::restorer::blur_estimator::BlurEstimator;
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
 
@@ -70,6 +71,19 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let (median, best) = median_best(times);
     println!("rust\tblur-sigma3\t640x480\t{median:.2}\t{best:.2}\t-");
+    // The blur estimate behind --severity auto, once per still or stream (two 256-pixel crops of this frame).
+    let (bytes, name) = resolve(DEFAULT_ESTIMATOR)?;
+    let mut estimator = BlurEstimator::from_bytes(&bytes, &name)?;
+    estimator.estimate(&x)?;
+    let times: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t0 = Instant::now();
+            std::hint::black_box(estimator.estimate(&x).expect("bench frame estimates"));
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let (median, best) = median_best(times);
+    println!("tract-estimator\t{name}\t640x480\t{median:.2}\t{best:.2}\t-");
     // The inpainters' fill, once per sampler step, on the inpainting bench frame's hole (a centred box of a
     // quarter of each side, 6% of the frame) at t = T, where all of it is missing.
     let x = frame(640, 480, 4);
