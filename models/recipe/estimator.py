@@ -148,6 +148,22 @@ def decode_rule(out, shrink, min_confidence):
     return kind, t, d
 
 
+def decode_vectors(path, n=400):
+    """Shared test vectors for the binary's decode (src/restorer/blur_estimator.rs): one line per case, the pooled
+    answer (7 numbers), the rule (shrink, min_confidence), then what decode_rule makes of it (kind, t and, for
+    motion, the direction). Drawn near the rule's edges: close logits, extents near step boundaries."""
+    rng = np.random.default_rng(23)
+    with open(path, "w") as f:
+        f.write("# l_none l_gaussian l_defocus l_motion t/T d0 d1 shrink min_confidence -> kind t d0 d1\n")
+        for _ in range(n):
+            out = np.concatenate([rng.normal(0, 1.5, 4), [rng.integers(0, 21) / 20 + rng.choice([-1, 1]) * 0.024],
+                                  rng.uniform(-1, 1, 2)])
+            shrink, conf = int(rng.integers(0, 4)), float(rng.choice([0.0, 0.3, 0.4, 0.5, 0.7]))
+            kind, t, d = decode_rule(out, shrink, conf)
+            f.write(" ".join(repr(float(v)) for v in out) + f" {shrink} {conf} -> {kind} {t} "
+                    f"{float(d[3])!r} {float(d[4])!r}\n")
+
+
 def make_batch(crops, n, rng):
     """(x, kind index, t / T, direction [2]) for n crops, one case in five sharp."""
     big = torch.from_numpy(crops.batch(n).astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()

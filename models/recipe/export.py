@@ -525,6 +525,8 @@ def main():
         td = os.path.join(ROOT, "tests", "data")
         blur_vectors(os.path.join(td, "blur_vectors.bin"))
         camera_blur.vectors(os.path.join(td, "camera_blur_vectors.bin"))
+        import estimator
+        estimator.decode_vectors(os.path.join(td, "estimate_decode_vectors.txt"))
         mask_vectors(os.path.join(td, "mask_vectors.bin"))
         return pyramid_vectors(os.path.join(td, "pyramid_vectors.bin"))
     if args.requantize:

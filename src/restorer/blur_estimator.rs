@@ -339,6 +339,38 @@ mod tests {
     }
 
     #[test]
+    fn decoding_matches_the_recipe_on_its_shared_vectors() {
+        // models/recipe/estimator.py decode_vectors: pooled answers near the rule's edges, and decode_rule's
+        // verdict on each
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/estimate_decode_vectors.txt"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut cases = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (given, want) = line.split_once(" -> ").unwrap();
+            let given: Vec<f64> = given.split(' ').map(|v| v.parse().unwrap()).collect();
+            let want: Vec<&str> = want.split(' ').collect();
+            let mut pooled = [0.0; OUT - 1];
+            pooled.copy_from_slice(&given[..OUT - 1]);
+            let rule = TrustRule {
+                shrink: given[OUT - 1] as usize,
+                min_confidence: given[OUT],
+            };
+            let e = decode(&pooled, 20, rule);
+            let direction: Vec<f32> = want[2..].iter().map(|v| v.parse().unwrap()).collect();
+            assert_eq!(
+                (e.kind.name(), e.t, e.direction.to_vec()),
+                (want[0], want[1].parse().unwrap(), direction),
+                "{line}"
+            );
+            cases += 1;
+        }
+        assert_eq!(cases, 400);
+    }
+
+    #[test]
     fn pooling_weighs_blocks_by_the_softmax_of_their_scores() {
         // two blocks; the second's score is ln 3 higher, so it weighs 3/4
         let mut blocks = vec![vec![0.0f32, 0.0]; OUT];
