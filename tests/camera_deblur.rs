@@ -322,12 +322,12 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
     let change = |bytes: &[u8]| frame_to_frame_change(bytes, 320, 240, &|_, _| true);
     let (cin, cout) = (change(&clip), change(&out.stdout));
     eprintln!("frame-to-frame change: input {cin:.3}, output {cout:.3}");
-    // Deblurring sharpens the noise with the scene: measured 1.32x the input's change at the blur estimated here
-    // (a Gaussian of sigma 2 for this disc of radius 3), 1.11x told the true one. Issue #23 asks for at most
-    // 1.10x: not met yet (models/camera.md). This bound catches what would be much worse: a blur re-estimated
-    // per frame, or a sampler that drifts with the noise.
+    // Deblurring sharpens the noise with the scene: measured 1.14x the input's change at the blur estimated here
+    // under the trust rule (1.32x without it), 1.11x told the true one. Issue #23 asks for at most 1.10x: not met
+    // yet (models/camera.md). This bound catches what would be worse: a blur re-estimated per frame, an estimate
+    // trusted past the rule, or a sampler that drifts with the noise.
     assert!(
-        cout <= 1.5 * cin,
+        cout <= 1.25 * cin,
         "the output flickers: {cout:.3} per sample against the input's {cin:.3}"
     );
     // and the same frame three times in a row comes out the same, bit for bit, whichever worker takes it
