@@ -291,8 +291,8 @@ fn version_names_the_binary_and_every_embedded_model_version() {
     for line in [
         "camera-int8 model version 1",
         "blur-estimator-f32 model version 1",
-        "inpaint-f32 model version 6",
-        "inpaint-int8 model version 6",
+        "inpaint-f32 model version 7",
+        "inpaint-int8 model version 7",
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }

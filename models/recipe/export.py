@@ -51,7 +51,7 @@ def inpaint_metadata(name, precision, default_steps):
         "output": "x0: float32 [1,3,H,W] RGB in [0,1]",
         "degradation": "missing where depth2 * T^2 > dmax2 * (T - t)^2, depth2 = squared Euclidean distance to the "
                        "nearest known pixel (models/recipe/degrade.py)",
-        "model_version": "6",
+        "model_version": "7",
     }
 
 
