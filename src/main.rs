@@ -211,8 +211,8 @@ enum StreamTask {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
-    /// With a camera deblurrer and --severity auto the blur is estimated once, from the first frame, and kept for
-    /// the whole stream, so the output cannot flicker between estimates (the start line shows it).
+    /// With --severity auto (the default) the blur is estimated once, from the first frame, and kept for the
+    /// whole stream, so the output cannot flicker between estimates (the start line shows it).
     struct StreamDeblurArgs [stream_io, deblur, stream_run, tile]
 }
 
