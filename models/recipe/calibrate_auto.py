@@ -1,15 +1,15 @@
 """How far to trust the blur estimator: measures, on TRAINING photos, what the blind deblurrer gains over its
 input when the restorer is told the estimated extent t, or less (t - 1, t - 2, ...), and when estimates the
 estimator is unsure of pass the frame through. Writes every (photo, case, candidate) PSNR and the pooled
-estimator outputs, so that the rule (estimator.decode's `shrink` and `min_confidence`) is picked from this file
+estimator outputs, so that the rule (estimator.decode_rule's `shrink` and `min_confidence`) is picked from this file
 and then checked once on the validation photos by evaluate_camera.py.
 
     python models/recipe/calibrate_auto.py --restorer models/camera-f32.onnx \
         --estimator models/blur-estimator-f32.onnx [--photos 40] [--out models/work/calibrate_auto]
 
 The cases are evaluate_camera's (blur_mix.EVAL_CASES, noise 2/255, JPEG 90; the sharp frame at noise 1/255),
-drawn with other seeds, on --photos training photos spread over the list of data.split(camera=True). The validation photos are
-never read here.
+drawn with other seeds, on --photos training photos spread over the list of data.split(camera=True). The
+validation photos are never read here. `--report` prints the rules' table from a finished run's file.
 """
 import argparse
 import json
@@ -32,8 +32,8 @@ SHRINKS = (0, 1, 2, 3, 4, 6)  # candidate extents t_est - s
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--restorer", required=True)
-    ap.add_argument("--estimator", required=True)
+    ap.add_argument("--restorer", help="the camera restorer (.onnx or a checkpoint)")
+    ap.add_argument("--estimator", help="the blur estimator (.onnx or a checkpoint)")
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "calibrate_auto"))
     ap.add_argument("--threads", type=int, default=1)
@@ -42,6 +42,8 @@ def main():
     if args.report:
         with open(os.path.join(args.out, "calibration.json")) as fh:
             return print(report(json.load(fh)))
+    if not (args.restorer and args.estimator):
+        ap.error("--restorer and --estimator are needed to measure (only --report reads an earlier run)")
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     train, _ = data.split(camera=True)
