@@ -24,4 +24,5 @@ pub mod still_job;
 pub mod stream;
 pub mod stream_io;
 pub mod stream_job;
+pub mod temporal;
 pub mod tile;

@@ -213,7 +213,13 @@ flags! {
     /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
     /// With --severity auto (the default) the blur is estimated once, from the first frame, and kept for the
     /// whole stream, so the output cannot flicker between estimates (the start line shows it).
-    struct StreamDeblurArgs [stream_io, deblur, stream_run, tile]
+    struct StreamDeblurArgs [stream_io, deblur, stream_run, tile] {
+        /// temporal noise filter in front of the restorer, 0 (off) to 0.9 (default 0.5): the weight of a pixel's
+        /// past where it changed by less than the noise explains (moving pixels pass as they are), so that a
+        /// static scene's sharpened noise does not shimmer; the estimate still comes from the first frame as read
+        #[argh(option, default = "0.5")]
+        temporal: f32,
+    }
 }
 
 flags! {
@@ -500,6 +506,7 @@ fn flag_of(setting: Setting) -> &'static str {
         Setting::Workers => "--workers",
         Setting::Tile => "--tile",
         Setting::Blur => "--blur",
+        Setting::Temporal => "--temporal",
     }
 }
 
@@ -523,7 +530,7 @@ fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
 
 /// The stream options that every stream task shares, as `StreamJob` takes them.
 macro_rules! stream_job {
-    ($a:ident, $request:expr, $tile:expr) => {
+    ($a:ident, $request:expr, $tile:expr, $temporal:expr) => {
         StreamJob {
             format: input_format(&$a.format, $a.size.is_some(), $a.stride.is_some())?,
             out_format: $a
@@ -541,6 +548,7 @@ macro_rules! stream_job {
             progress: $a.progress,
             overlay: $a.overlay,
             compare: $a.compare,
+            temporal: $temporal,
         }
     };
 }
@@ -555,14 +563,17 @@ fn stream(task: StreamTask) -> Result<()> {
                 sampler: a.sampler,
                 estimator: a.estimator,
             },
-            a.tile
+            a.tile,
+            a.temporal
         ),
         StreamTask::Inpaint(a) => stream_job!(
             a,
             Request::Inpaint {
                 masks: mask_source(a.mask.as_deref(), None, a.rect)?,
             },
-            a.tile
+            a.tile,
+            // the known pixels of an inpainted frame come back exact: nothing in front of the inpainter
+            0.0
         ),
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));

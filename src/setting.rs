@@ -17,6 +17,8 @@ pub enum Setting {
     Tile,
     /// The kind of blur to invert (`--blur`).
     Blur,
+    /// The temporal noise filter's strength (`--temporal`).
+    Temporal,
 }
 
 impl Setting {
@@ -31,6 +33,7 @@ impl Setting {
             Setting::Workers => "workers",
             Setting::Tile => "tile",
             Setting::Blur => "blur",
+            Setting::Temporal => "temporal",
         }
     }
 }

@@ -55,11 +55,13 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
 /// statistics so far (the overlay draws here); then once more after it is written, with `None`.
 pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Frame>, f64, &StreamStats) + Send + 'a>;
 
-/// Runs the stream to its end. `ops` has one restorer per worker.
+/// Runs the stream to its end. `ops` has one restorer per worker; `prepare` sees every frame in order as it is
+/// read, before a worker takes it (the temporal filter, which needs the frames in order).
 pub fn run_stream(
     mut reader: FrameReader,
     mut writer: FrameWriter,
     ops: Vec<FrameOp>,
+    prepare: &mut dyn FnMut(Frame) -> Frame,
     mut hook: FrameHook<'_>,
 ) -> Result<StreamStats> {
     let k = ops.len().max(1);
@@ -100,7 +102,10 @@ pub fn run_stream(
         while token_rx.recv().is_ok() {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
-                    if job_tx.send((reader_index(&reader), frame)).is_err() {
+                    if job_tx
+                        .send((reader_index(&reader), prepare(frame)))
+                        .is_err()
+                    {
                         break; // the writer stopped (closed pipe or error): it reports why
                     }
                 }
@@ -244,7 +249,7 @@ mod tests {
                 w2.fetch_add(1, Ordering::SeqCst);
             }
         });
-        let stats = run_stream(reader, writer, ops, hook).unwrap();
+        let stats = run_stream(reader, writer, ops, &mut |f| f, hook).unwrap();
         assert_eq!(stats.frames, 20);
         assert_eq!(*sink.0.lock().unwrap(), input(20));
         assert!(
@@ -274,7 +279,7 @@ mod tests {
         )
         .unwrap();
         let writer = FrameWriter::new(StreamFormat::Rgb24, Box::new(Sink::default()), None, (2, 1));
-        let e = run_stream(reader, writer, ops, Box::new(|_, _, _| {})).unwrap_err();
+        let e = run_stream(reader, writer, ops, &mut |f| f, Box::new(|_, _, _| {})).unwrap_err();
         assert!(format!("{e:#}").contains("frame 4: boom"), "{e:#}");
     }
 }

@@ -10,6 +10,7 @@ use crate::job::{worker_count, Job, Request};
 use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
+use crate::temporal::TemporalFilter;
 use crate::tile::{tile_side, Tiled};
 
 pub struct StreamJob {
@@ -31,6 +32,8 @@ pub struct StreamJob {
     pub progress: bool,
     pub overlay: bool,
     pub compare: bool,
+    /// The temporal noise filter's strength in front of the restorer (0: off; `temporal::TemporalFilter`).
+    pub temporal: f32,
 }
 
 impl StreamJob {
@@ -40,6 +43,7 @@ impl StreamJob {
         output: Box<dyn Write + Send>,
     ) -> Result<StreamStats> {
         let workers = worker_count(self.workers)?;
+        let mut filter = TemporalFilter::new(self.temporal)?;
         let mut reader = FrameReader::new(self.format, input, self.size, self.stride)?;
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);
@@ -64,6 +68,9 @@ impl StreamJob {
         let mut what = job.describe();
         if side > 0 {
             what.push_str(&format!(", tiles of {side}"));
+        }
+        if self.temporal > 0.0 {
+            what.push_str(&format!(", temporal filter {}", self.temporal));
         }
         let outline = job.fixed_mask().map(mask_outline).unwrap_or_default();
         if self.compare {
@@ -94,7 +101,13 @@ impl StreamJob {
             }
             None => {}
         };
-        let stats = run_stream(reader, writer, ops, Box::new(hook))?;
+        let stats = run_stream(
+            reader,
+            writer,
+            ops,
+            &mut |f| filter.apply(f),
+            Box::new(hook),
+        )?;
         eprintln!(
             "coldframe: {} frames in {:.1} s, {:.2} fps, per frame mean {:.0} ms, p95 {:.0} ms{}",
             stats.frames,

@@ -17,6 +17,8 @@ use common::{
 const F32: &str = "models/camera-f32.onnx";
 const INT8: &str = "models/camera-int8.onnx";
 const ESTIMATOR: &str = "models/blur-estimator-f32.onnx";
+/// A deblurring stream of raw 320x240 RGB frames, the size of tests/data/sample.png.
+const STREAM_320X240: &[&str] = &["stream", "deblur", "--format", "rgb24", "--size", "320x240"];
 
 fn model_path(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -233,6 +235,10 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
         &["deblur", "--severity", "much", input, s(&out)],
         &["much", "auto"],
     );
+    refused(
+        &[STREAM_320X240, &["--temporal", "1.5"]].concat(),
+        &["--temporal 1.5", "outside 0..=0.9 (0: off)"],
+    );
     // the Gaussian model cannot estimate nor invert another kind
     refused(
         &[
@@ -292,49 +298,60 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
     let frames = 6;
     let clip = noisy_still_clip(&blurred, frames);
     let (model, estimator) = (model_path(F32), model_path(ESTIMATOR));
-    let stream_deblur = |workers: &str, input: &[u8]| {
-        common::coldframe_with_stdin(
-            &[
-                "stream",
-                "deblur",
-                "--format",
-                "rgb24",
-                "--size",
-                "320x240",
-                "--model",
-                &model,
-                "--estimator",
-                &estimator,
-                "--workers",
-                workers,
-            ],
-            input,
-        )
+    let stream_deblur = |extra: &[&str], input: &[u8]| {
+        let mut args = STREAM_320X240.to_vec();
+        args.extend_from_slice(&[
+            "--model",
+            &model,
+            "--estimator",
+            &estimator,
+            "--workers",
+            "2",
+        ]);
+        args.extend_from_slice(extra);
+        let out = common::coldframe_with_stdin(&args, input);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        assert_eq!(out.stdout.len(), input.len());
+        (out.stdout, err)
     };
-    let out = stream_deblur("2", &clip);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert_eq!(out.stdout.len(), clip.len());
+    let (filtered, err) = stream_deblur(&[], &clip);
     assert!(
         err.contains("t*=") || err.contains("no blur found"),
         "no estimate on the start line: {err}"
     );
+    assert!(err.contains("temporal filter 0.5"), "{err}");
+    let (unfiltered, _) = stream_deblur(&["--temporal", "0"], &clip);
     let change = |bytes: &[u8]| frame_to_frame_change(bytes, 320, 240, &|_, _| true);
-    let (cin, cout) = (change(&clip), change(&out.stdout));
-    eprintln!("frame-to-frame change: input {cin:.3}, output {cout:.3}");
-    // Deblurring sharpens the noise with the scene: measured 1.14x the input's change at the blur estimated here
-    // under the trust rule (1.32x without it), 1.11x told the true one. Issue #23 asks for at most 1.10x: not met
-    // yet (models/camera.md). This bound catches what would be worse: a blur re-estimated per frame, an estimate
-    // trusted past the rule, or a sampler that drifts with the noise.
+    let (cin, cf, cu) = (change(&clip), change(&filtered), change(&unfiltered));
+    eprintln!("frame-to-frame change: input {cin:.3}, output {cf:.3} (filter off: {cu:.3})");
+    // With default flags the temporal filter averages the static scene's noise before the restorer sharpens it:
+    // measured 0.50x the input's change. Without it, deblurring sharpens the noise with the scene: 1.14x at the
+    // blur estimated here (1.11x told the true one); its bound catches a blur re-estimated per frame, an
+    // estimate trusted past the rule, or a sampler that drifts with the noise.
     assert!(
-        cout <= 1.25 * cin,
-        "the output flickers: {cout:.3} per sample against the input's {cin:.3}"
+        cf <= 1.10 * cin,
+        "the output flickers: {cf:.3} per sample against the input's {cin:.3}"
     );
+    assert!(
+        cu <= 1.25 * cin,
+        "unfiltered, the output flickers: {cu:.3} per sample against the input's {cin:.3}"
+    );
+    // and the filter's steadier input restores closer to the sharp scene, not just steadier, in the last frame
+    let sharp = rgb(&data("sample.png"));
+    let last = |bytes: &[u8]| {
+        Frame::from_rgb8(320, 240, &bytes[bytes.len() - 320 * 240 * 3..]).expect("a whole frame")
+    };
+    let (pf, pu) = (
+        psnr(&last(&filtered), &sharp),
+        psnr(&last(&unfiltered), &sharp),
+    );
+    eprintln!("last frame against the sharp still: filtered {pf:.2} dB, unfiltered {pu:.2} dB");
+    assert!(pf > pu, "filtered {pf:.2} dB, unfiltered {pu:.2} dB");
     // and the same frame three times in a row comes out the same, bit for bit, whichever worker takes it
     let still = &clip[..320 * 240 * 3];
-    let thrice = stream_deblur("2", &[still, still, still].concat());
-    assert!(thrice.status.success());
-    let (n, o) = (still.len(), &thrice.stdout);
+    let (o, _) = stream_deblur(&[], &[still, still, still].concat());
+    let n = still.len();
     assert!(o[..n] == o[n..2 * n] && o[n..2 * n] == o[2 * n..]);
 }
 
