@@ -9,7 +9,9 @@ and then checked once on the validation photos by evaluate_camera.py.
 
 The cases are evaluate_camera's (blur_mix.EVAL_CASES, noise 2/255, JPEG 90; the sharp frame at noise 1/255),
 drawn with other seeds, on --photos training photos spread over the list of data.split(camera=True). The
-validation photos are never read here. `--report` prints the rules' table from a finished run's file.
+validation photos are never read here. `--report` prints the rules' table from a finished run's file. Each
+candidate's restored frame is also read again by the estimator ("checks"), for the check rule
+(estimator.decode_checked) that the table's last rows measure.
 """
 import argparse
 import json
@@ -24,10 +26,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 import blur_mix  # noqa: E402
 import data  # noqa: E402
 import estimator as est_mod  # noqa: E402
+from evaluate import q8  # noqa: E402
 from evaluate_camera import Estimator, Restorer, blur, camera_file, estimated_case, psnr, sample  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHRINKS = (0, 1, 2, 3, 4, 6)  # candidate extents t_est - s
+SHRINKS = (0, 1, 2, 3, 4, 5, 6, 8)  # candidate extents t_est - s
 
 
 def main():
@@ -70,7 +73,7 @@ def main():
             # what each blurred kind would give, whichever wins: the rule may overrule a "none"
             kind = est_mod.KINDS[1 + int(np.argmax(logits[1:]))]
             t_est = int(np.clip(round(t_raw), 1, blur_mix.T))
-            cand = {}
+            cand, checks = {}, {}
             for s in SHRINKS:
                 t = t_est - s
                 if t >= 1:
@@ -80,10 +83,12 @@ def main():
                         dk[3:5] = d[3:5]
                     y = sample(restorer, xf, estimated_case(kind, t, dk), 1)
                     cand[str(t)] = psnr(y, x0)
+                    # the estimator's reading of the restored frame, for a rule that checks its own output
+                    checks[str(t)] = est_mod.pooled(estimator.blocks, q8(y).astype(np.float32)).tolist()
             rows.append({"photo": data.camera_photo_name(path) if "/photos/" in path else data.photo_name(path),
                          "family": fam, "label": label, "t": case.t if case else 0,
                          "logits": logits.tolist(), "t_raw": t_raw, "kind_blurred": kind,
-                         "input": psnr(xb, x0), "restored": cand})
+                         "input": psnr(xb, x0), "restored": cand, "checks": checks})
         print(f"photo {i + 1}/{len(chosen)} {time.time() - t0:.0f} s", flush=True)
         with open(os.path.join(args.out, "calibration.json"), "w") as fh:
             json.dump(rows, fh, indent=1)
@@ -101,6 +106,15 @@ def outcome(row, shrink, min_confidence):
     return got
 
 
+def outcome_checked(row, check, min_confidence):
+    """PSNR of the output under estimator.decode_checked, from the estimator's readings of the restored candidates
+    (here each whole restored frame, 8-bit)."""
+    out = np.array(row["logits"] + [row["t_raw"] / blur_mix.T, 0.0, 0.0])
+    kind, t, _ = est_mod.decode_checked(out, check, min_confidence,
+                                        lambda kind, t, d: est_mod.residual(np.array(row["checks"][str(t)])))
+    return row["input"] if kind == "none" else row["restored"][str(t)]
+
+
 def report(rows):
     """Per rule: the mean gain over the input per family (all extents), the cases below the input, and the worst."""
     fams = ["sharp", "defocus", "gaussian", "motion", "shake"]
@@ -114,6 +128,16 @@ def report(rows):
             allg = np.concatenate([gains[f] for f in fams])
             lines.append(f"| {shrink} | {conf} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
                          f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
+    if all("checks" in r for r in rows):
+        for check in ((0, 1, 2, 3, 4, 5, 6, 8), (0, 2, 4, 6), (0, 3, 6)):
+            for conf in (0.3, 0.4, 0.5):
+                gains = {f: [] for f in fams}
+                for r in rows:
+                    gains[r["family"]].append(outcome_checked(r, check, conf) - r["input"])
+                allg = np.concatenate([gains[f] for f in fams])
+                lines.append(f"| check {','.join(map(str, check))} | {conf} | " +
+                             " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
+                             f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
     return "\n".join(lines)
 
 

@@ -148,6 +148,44 @@ def decode_rule(out, shrink, min_confidence):
     return kind, t, d
 
 
+CHECK_MARGIN = 32  # pixels of context restored around each crop when a candidate is checked
+
+
+def check_regions(h, w):
+    """The regions restored to check a candidate extent: each of crop_origins' crops
+    with up to CHECK_MARGIN pixels of the frame around it on every side (a multiple of 8, so that the restorer
+    takes the region as it is). Returns [((y, x, height, width) of the region, (y, x, height, width) of the crop
+    inside it)]."""
+    ys, xs, sy, sx = crop_origins(h, w)
+    m = lambda room: min(CHECK_MARGIN, room) // 8 * 8  # noqa: E731
+    out = []
+    for y in ys:
+        for x in xs:
+            top, left, bottom, right = m(y), m(x), m(h - y - sy), m(w - x - sx)
+            out.append(((y - top, x - left, sy + top + bottom, sx + left + right), (top, left, sy, sx)))
+    return out
+
+
+def residual(out):
+    """How much blur the estimator still reads in a restored frame (its pooled answer out): the extent in steps
+    times the probability that there is any. The check picks the candidate that leaves the least."""
+    logits = np.asarray(out[: len(KINDS)], np.float64)
+    p = np.exp(logits - logits.max())
+    return float(out[len(KINDS)]) * blur_mix.T * (1.0 - p[0] / p.sum())
+
+
+def decode_checked(out, check, min_confidence, residual_of):
+    """decode_rule with a check in place of a fixed shrink (measured by calibrate_auto.py and evaluate_camera.py
+    --check; not the binary's rule, models/camera.md says why): past the confidence gate, each candidate extent
+    t_est - s (s in check, t >= 1) is restored and residual_of(kind, t, descriptor) says how much blur the
+    estimator still reads in it; the least wins, the smaller t on a tie."""
+    kind, t_est, d = decode_rule(out, 0, min_confidence)
+    cands = [t_est - s for s in check if t_est - s >= 1]
+    if kind == "none" or not cands:
+        return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
+    return kind, min(cands, key=lambda t: (residual_of(kind, t, d), t)), d
+
+
 def decode_vectors(path, n=400):
     """Shared test vectors for the binary's decode (src/restorer/blur_estimator.rs): one line per case, the pooled
     answer (7 numbers), the rule (shrink, min_confidence), then what decode_rule makes of it (kind, t and, for

@@ -115,11 +115,13 @@ class Restorer:
 
 class Estimator:
     """rule: (shrink, min_confidence) of estimator.decode_rule; None: an ONNX file's own (its metadata, as the
-    binary reads it), nothing for a checkpoint."""
+    binary reads it), nothing for a checkpoint. check: the candidate shrinks that estimator.decode_checked
+    restores and reads again, in place of the rule's shrink (measured, not the binary's: models/camera.md)."""
 
-    def __init__(self, path, rule=None):
+    def __init__(self, path, rule=None, check=None):
         self.onnx = path.endswith(".onnx")
         self.rule = rule or (0, 0.0)
+        self.check = tuple(check or ())
         if self.onnx:
             import onnx
             import onnxruntime as ort
@@ -138,9 +140,23 @@ class Estimator:
         with torch.no_grad():
             return self.net.blocks(torch.from_numpy(np.ascontiguousarray(crop)[None]).float())[0].numpy()
 
-    def __call__(self, x):
-        """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins), under the rule."""
-        return est_mod.decode_rule(est_mod.pooled(self.blocks, x), *self.rule)
+    def __call__(self, x, restorer=None):
+        """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins), under the rule; with a
+        check, each candidate is restored by restorer (at S = 1) in estimator.check_regions and read again."""
+        out = est_mod.pooled(self.blocks, x)
+        if not self.check:
+            return est_mod.decode_rule(out, *self.rule)
+        regions = est_mod.check_regions(x.shape[1], x.shape[2])
+
+        def residual_of(kind, t, d):
+            blocks = []
+            for (y, x0, h, w), (cy, cx, ch, cw) in regions:
+                got = sample(restorer, x[:, y : y + h, x0 : x0 + w], estimated_case(kind, t, d), 1)
+                crop = np.ascontiguousarray(got[:, cy : cy + ch, cx : cx + cw], np.float32)
+                blocks.append(self.blocks(crop).reshape(est_mod.OUT, -1))
+            return est_mod.residual(est_mod.pool(np.concatenate(blocks, 1)))
+
+        return est_mod.decode_checked(out, self.check, self.rule[1], residual_of)
 
 
 def sample(restorer, x, case, steps):
@@ -180,6 +196,10 @@ def main():
     ap.add_argument("--rule", default="",
                     help="SHRINK,MIN_CONFIDENCE: the estimator's trust rule (default: the ONNX file's metadata; "
                          "0,0 for a checkpoint)")
+    ap.add_argument("--check", default="",
+                    help="S,S,...: restore each candidate t_est - S and keep the one the estimator reads as least "
+                         "blurred (estimator.decode_checked, with --rule's min confidence; not what the binary "
+                         "does: models/camera.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -190,7 +210,8 @@ def main():
         val = val[: args.photos]
     photos = [data.crop_to_stride(data.load_photo(p), 16).astype(np.float64).transpose(2, 0, 1) / 255 for p in val]
     rule = (int(args.rule.split(",")[0]), float(args.rule.split(",")[1])) if args.rule else None
-    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule)
+    check = [int(v) for v in args.check.split(",") if v]
+    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule, check)
     rows, est_rows = {}, []
     t0 = time.time()
     for i, x0 in enumerate(photos):
@@ -212,7 +233,7 @@ def main():
                     r.setdefault(f"wiener:{b}", []).append(metrics(wiener_padded(xb, k, b), x0))
                 for s in STEPS:
                     r.setdefault(f"told:{s}", []).append(metrics(sample(restorer, xb, case, s), x0))
-            kind, t, d = estimator(xb.astype(np.float32))
+            kind, t, d = estimator(xb.astype(np.float32), restorer)
             est_rows.append({"photo": i, "family": fam, "label": label, "t": case.t if case else 0,
                              "angle": case.angle if case else None, "kind": kind, "t_est": t,
                              "d_true": case.descriptor()[3:].tolist() if case else [0, 0], "d_est": d[3:].tolist()})
