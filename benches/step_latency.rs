@@ -16,6 +16,7 @@ use coldframe::models::{resolve, Role, DEFAULT_ESTIMATOR, EMBEDDED};
 use coldframe::restorer::blur_estimator::BlurEstimator;
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
+use coldframe::temporal::TemporalFilter;
 
 mod frames;
 use frames::frame;
@@ -84,6 +85,26 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let (median, best) = median_best(times);
     println!("tract-estimator\t{name}\t640x480\t{median:.2}\t{best:.2}\t-");
+    // stream deblur's temporal noise filter, once per frame, in the reader's thread (in order, before a worker
+    // takes the frame): at 640x480 and 1280x720, on frames that differ (the bench frame and a shifted copy)
+    for (w, h) in [(640, 480), (1280, 720)] {
+        let a = frame(w, h, 3);
+        // the scene moved by a pixel
+        let mut b = a.clone();
+        b.data.rotate_left(1);
+        let mut filter = TemporalFilter::new(0.5)?;
+        filter.apply(a.clone());
+        let times: Vec<f64> = (0..iters)
+            .map(|i| {
+                let f = if i % 2 == 0 { b.clone() } else { a.clone() };
+                let t0 = Instant::now();
+                std::hint::black_box(filter.apply(f));
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let (median, best) = median_best(times);
+        println!("rust\ttemporal-filter\t{w}x{h}\t{median:.2}\t{best:.2}\t-");
+    }
     // The inpainters' fill, once per sampler step, on the inpainting bench frame's hole (a centred box of a
     // quarter of each side, 6% of the frame) at t = T, where all of it is missing.
     let x = frame(640, 480, 4);
