@@ -82,6 +82,11 @@ impl Degradation for Family {
 }
 
 impl Told {
+    /// A blur or its absence as the overlay and the logs show it.
+    pub fn describe_blur(blur: Option<&Told>) -> String {
+        blur.map_or_else(|| "no blur".to_string(), Told::describe)
+    }
+
     /// Extent and kind as the overlay and the logs show them.
     pub fn describe(&self) -> String {
         match &self.family {

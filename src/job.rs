@@ -235,17 +235,24 @@ impl Job {
         }
     }
 
-    /// The stream's fixed blur as the overlay shows it (None: not a camera deblurrer, or not fixed yet).
-    pub fn blur_label(&self) -> Option<String> {
+    /// The blur fixed for every frame by `fix_blur` (None: not a camera deblurrer, or not fixed yet; Some(None):
+    /// no blur).
+    pub fn fixed_blur(&self) -> Option<Option<Told>> {
         match &self.plan {
-            Plan::Camera {
-                fixed: Some(told), ..
-            } => Some(match told {
-                Some(t) => t.describe(),
-                None => "no blur".to_string(),
-            }),
+            Plan::Camera { fixed, .. } => fixed.clone(),
             _ => None,
         }
+    }
+
+    /// Whether the blur is estimated from the frames (a camera deblurrer at `--severity auto`).
+    pub fn estimates_blur(&self) -> bool {
+        matches!(
+            &self.plan,
+            Plan::Camera {
+                estimator: Some(_),
+                ..
+            }
+        )
     }
 
     /// The request as the stream's start line shows it.

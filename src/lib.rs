@@ -2,6 +2,7 @@
 //!
 //! Frames flow `image_io` -> `pad` -> `sampler` (calling `restorer` and a `degrade` operator) -> `image_io`.
 
+pub mod blur_tracker;
 pub mod camera_deblur;
 pub mod cpu;
 pub mod deblur;

@@ -211,14 +211,20 @@ enum StreamTask {
 flags! {
     #[argh(subcommand, name = "deblur")]
     /// Deblur a stream: `rpicam-vid ... -o - | coldframe stream deblur --format i420 --size 640x480 | ffmpeg ...`.
-    /// With --severity auto (the default) the blur is estimated once, from the first frame, and kept for the
-    /// whole stream, so the output cannot flicker between estimates (the start line shows it).
+    /// With --severity auto (the default) the blur is estimated from the first frame and kept for the whole
+    /// stream (the start line shows it), or until --estimate-every's re-estimates agree on another one, so the
+    /// output cannot flicker between estimates.
     struct StreamDeblurArgs [stream_io, deblur, stream_run, tile] {
         /// temporal noise filter in front of the restorer, 0 (off) to 0.9 (default 0.5): the weight of a pixel's
         /// past where it changed by less than the noise explains (moving pixels pass as they are), so that a
-        /// static scene's sharpened noise does not shimmer; the estimate still comes from the first frame as read
+        /// static scene's sharpened noise does not shimmer; the blur is estimated from the frames as read
         #[argh(option, default = "0.5")]
         temporal: f32,
+        /// estimate the blur again every N frames (default 0: once, from the first frame, for the whole
+        /// stream); a new blur is taken only when two re-estimates in a row agree on it, so one odd frame never
+        /// switches it and the output cannot flicker between two answers; the stderr log says when it switches
+        #[argh(option, default = "0")]
+        estimate_every: usize,
     }
 }
 
@@ -507,6 +513,7 @@ fn flag_of(setting: Setting) -> &'static str {
         Setting::Tile => "--tile",
         Setting::Blur => "--blur",
         Setting::Temporal => "--temporal",
+        Setting::EstimateEvery => "--estimate-every",
     }
 }
 
@@ -530,7 +537,7 @@ fn parse_format(f: &str, flag: &str) -> Result<StreamFormat> {
 
 /// The stream options that every stream task shares, as `StreamJob` takes them.
 macro_rules! stream_job {
-    ($a:ident, $request:expr, $tile:expr, $temporal:expr) => {
+    ($a:ident, $request:expr, $tile:expr, $temporal:expr, $estimate_every:expr) => {
         StreamJob {
             format: input_format(&$a.format, $a.size.is_some(), $a.stride.is_some())?,
             out_format: $a
@@ -549,6 +556,7 @@ macro_rules! stream_job {
             overlay: $a.overlay,
             compare: $a.compare,
             temporal: $temporal,
+            estimate_every: $estimate_every,
         }
     };
 }
@@ -564,7 +572,8 @@ fn stream(task: StreamTask) -> Result<()> {
                 estimator: a.estimator,
             },
             a.tile,
-            a.temporal
+            a.temporal,
+            a.estimate_every
         ),
         StreamTask::Inpaint(a) => stream_job!(
             a,
@@ -573,7 +582,8 @@ fn stream(task: StreamTask) -> Result<()> {
             },
             a.tile,
             // the known pixels of an inpainted frame come back exact: nothing in front of the inpainter
-            0.0
+            0.0,
+            0
         ),
     };
     let stdin = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));

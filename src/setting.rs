@@ -19,6 +19,8 @@ pub enum Setting {
     Blur,
     /// The temporal noise filter's strength (`--temporal`).
     Temporal,
+    /// How often a stream's blur is estimated again (`--estimate-every`).
+    EstimateEvery,
 }
 
 impl Setting {
@@ -34,6 +36,7 @@ impl Setting {
             Setting::Tile => "tile",
             Setting::Blur => "blur",
             Setting::Temporal => "temporal",
+            Setting::EstimateEvery => "estimate-every",
         }
     }
 }

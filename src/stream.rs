@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 use crate::frame::Frame;
 use crate::stream_io::{FrameReader, FrameWriter};
 
-/// Restores one frame; each worker owns one.
-pub type FrameOp = Box<dyn FnMut(&Frame) -> Result<Frame> + Send>;
+/// Restores one frame, given the tag `prepare` gave it; each worker owns one.
+pub type FrameOp = Box<dyn FnMut(&Frame, usize) -> Result<Frame> + Send>;
 
 #[derive(Debug, Default, Clone)]
 pub struct StreamStats {
@@ -53,22 +53,23 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
 
 /// Called in output order just before a frame is written: with the frame, its restoration time in ms and the
 /// statistics so far (the overlay draws here); then once more after it is written, with `None`.
-pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Frame>, f64, &StreamStats) + Send + 'a>;
+pub type FrameHook<'a> = Box<dyn FnMut(Option<&mut Frame>, f64, usize, &StreamStats) + Send + 'a>;
 
 /// Runs the stream to its end. `ops` has one restorer per worker; `prepare` sees every frame in order as it is
-/// read, before a worker takes it (the temporal filter, which needs the frames in order).
+/// read, before a worker takes it (the temporal filter and the blur's re-estimates, which need the frames in
+/// order), and tags it: the worker and the hook get the frame's tag, whichever worker takes it when.
 pub fn run_stream(
     mut reader: FrameReader,
     mut writer: FrameWriter,
     ops: Vec<FrameOp>,
-    prepare: &mut dyn FnMut(Frame) -> Frame,
+    prepare: &mut dyn FnMut(Frame) -> Result<(Frame, usize)>,
     mut hook: FrameHook<'_>,
 ) -> Result<StreamStats> {
     let k = ops.len().max(1);
     let start = Instant::now();
-    let (job_tx, job_rx) = sync_channel::<(u64, Frame)>(k);
+    let (job_tx, job_rx) = sync_channel::<(u64, Frame, usize)>(k);
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (done_tx, done_rx) = sync_channel::<(u64, Result<Frame>, f64)>(k);
+    let (done_tx, done_rx) = sync_channel::<(u64, Result<Frame>, f64, usize)>(k);
     let (token_tx, token_rx) = sync_channel::<()>(k);
     for _ in 0..k {
         // The channel has room for exactly k tokens and its receiver is alive here.
@@ -84,10 +85,13 @@ pub fn run_stream(
                     Ok(guard) => guard.recv(),
                     Err(_) => return,
                 };
-                let Ok((i, frame)) = job else { return };
+                let Ok((i, frame, tag)) = job else { return };
                 let t0 = Instant::now();
-                let out = op(&frame);
-                if tx.send((i, out, t0.elapsed().as_secs_f64() * 1e3)).is_err() {
+                let out = op(&frame, tag);
+                if tx
+                    .send((i, out, t0.elapsed().as_secs_f64() * 1e3, tag))
+                    .is_err()
+                {
                     return;
                 }
             });
@@ -102,10 +106,15 @@ pub fn run_stream(
         while token_rx.recv().is_ok() {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
-                    if job_tx
-                        .send((reader_index(&reader), prepare(frame)))
-                        .is_err()
-                    {
+                    let i = reader_index(&reader);
+                    let (frame, tag) = match prepare(frame) {
+                        Ok(prepared) => prepared,
+                        Err(e) => {
+                            read_error = Some(e.context(format!("preparing frame {i}")));
+                            break;
+                        }
+                    };
+                    if job_tx.send((i, frame, tag)).is_err() {
                         break; // the writer stopped (closed pipe or error): it reports why
                     }
                 }
@@ -136,20 +145,20 @@ fn reader_index(r: &FrameReader) -> u64 {
 
 fn write_in_order(
     writer: &mut FrameWriter,
-    done: Receiver<(u64, Result<Frame>, f64)>,
+    done: Receiver<(u64, Result<Frame>, f64, usize)>,
     tokens: SyncSender<()>,
     start: Instant,
     hook: &mut FrameHook<'_>,
 ) -> Result<StreamStats> {
     let mut stats = StreamStats::default();
-    let mut pending: BTreeMap<u64, (Frame, f64)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Frame, f64, usize)> = BTreeMap::new();
     let mut next = 0u64;
-    for (i, res, ms) in done.iter() {
+    for (i, res, ms, tag) in done.iter() {
         let frame = res.with_context(|| format!("restoring frame {i}"))?;
-        pending.insert(i, (frame, ms));
-        while let Some((mut frame, ms)) = pending.remove(&next) {
+        pending.insert(i, (frame, ms, tag));
+        while let Some((mut frame, ms, tag)) = pending.remove(&next) {
             stats.elapsed = start.elapsed();
-            hook(Some(&mut frame), ms, &stats);
+            hook(Some(&mut frame), ms, tag, &stats);
             if let Err(e) = writer.write(&frame) {
                 if is_broken_pipe(&e) {
                     stats.downstream_closed = true;
@@ -164,7 +173,7 @@ fn write_in_order(
             let _ = tokens.send(());
             next += 1;
             stats.elapsed = start.elapsed();
-            hook(None, ms, &stats);
+            hook(None, ms, tag, &stats);
         }
     }
     match writer.flush() {
@@ -218,11 +227,12 @@ mod tests {
         let ops: Vec<FrameOp> = (0..k)
             .map(|_| {
                 let (started, written, worst) = (started.clone(), written.clone(), worst.clone());
-                Box::new(move |f: &Frame| {
+                Box::new(move |f: &Frame, tag: usize| {
                     let s = started.fetch_add(1, Ordering::SeqCst) + 1;
                     worst.fetch_max(s - written.load(Ordering::SeqCst), Ordering::SeqCst);
                     // frame numbers 0, 3, 6... are slow: later frames overtake them
                     let id = (f.data[0] * 255.0).round() as u64;
+                    anyhow::ensure!(tag == 7 * id as usize, "frame {id} came with tag {tag}");
                     std::thread::sleep(Duration::from_millis(if id.is_multiple_of(3) {
                         30
                     } else {
@@ -244,12 +254,18 @@ mod tests {
         let w2 = written.clone();
         // Counted when the writer takes the frame, before its token goes back to the reader: counting after the
         // write would race with the next read and overstate what is in flight.
-        let hook: FrameHook = Box::new(move |f, _, _| {
+        let hook: FrameHook = Box::new(move |f, _, tag, _| {
             if f.is_some() {
-                w2.fetch_add(1, Ordering::SeqCst);
+                let n = w2.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(tag, 7 * n, "the hook got frame {n}'s tag wrong");
             }
         });
-        let stats = run_stream(reader, writer, ops, &mut |f| f, hook).unwrap();
+        // each frame is tagged in reading order, and its tag reaches its worker and the hook with it
+        let mut tag_of = |f: Frame| {
+            let tag = 7 * (f.data[0] * 255.0).round() as usize;
+            Ok((f, tag))
+        };
+        let stats = run_stream(reader, writer, ops, &mut tag_of, hook).unwrap();
         assert_eq!(stats.frames, 20);
         assert_eq!(*sink.0.lock().unwrap(), input(20));
         assert!(
@@ -263,7 +279,7 @@ mod tests {
     fn a_failing_frame_stops_the_stream_with_its_number() {
         let ops: Vec<FrameOp> = (0..2)
             .map(|_| {
-                Box::new(|f: &Frame| {
+                Box::new(|f: &Frame, _| {
                     if (f.data[0] * 255.0).round() as u8 == 4 {
                         anyhow::bail!("boom")
                     }
@@ -279,7 +295,14 @@ mod tests {
         )
         .unwrap();
         let writer = FrameWriter::new(StreamFormat::Rgb24, Box::new(Sink::default()), None, (2, 1));
-        let e = run_stream(reader, writer, ops, &mut |f| f, Box::new(|_, _, _| {})).unwrap_err();
+        let e = run_stream(
+            reader,
+            writer,
+            ops,
+            &mut |f| Ok((f, 0)),
+            Box::new(|_, _, _, _| {}),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("frame 4: boom"), "{e:#}");
     }
 }

@@ -3,11 +3,16 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::Result;
+use std::sync::{Arc, Mutex};
 
+use anyhow::{anyhow, Context, Result};
+
+use crate::blur_tracker::BlurTracker;
+use crate::camera_deblur::Told;
 use crate::frame::Frame;
 use crate::job::{worker_count, Job, Request};
 use crate::overlay::{compose_compare, draw_label, draw_outline, mask_outline};
+use crate::setting::{refuse, Setting};
 use crate::stream::{run_stream, FrameOp, StreamStats};
 use crate::stream_io::{FrameReader, FrameWriter, StreamFormat};
 use crate::temporal::TemporalFilter;
@@ -34,6 +39,8 @@ pub struct StreamJob {
     pub compare: bool,
     /// The temporal noise filter's strength in front of the restorer (0: off; `temporal::TemporalFilter`).
     pub temporal: f32,
+    /// Estimate the blur again every this many frames (0: once, from the first frame; `BlurTracker`).
+    pub estimate_every: usize,
 }
 
 impl StreamJob {
@@ -48,11 +55,22 @@ impl StreamJob {
         let (w, h) = reader.size();
         let out_format = self.out_format.unwrap_or(self.format);
         let mut job = Job::new(&self.model, self.steps, self.request)?;
+        if self.estimate_every > 0 && !job.estimates_blur() {
+            return Err(refuse(
+                Setting::EstimateEvery,
+                self.estimate_every,
+                "needs a blur to estimate: a camera deblurrer at --severity auto",
+            ));
+        }
         job.fix_frame_size(w, h)?;
-        // the camera deblurrer's blur, estimated once from the first frame for the whole stream
+        // the camera deblurrer's blur, estimated from the first frame, for the whole stream or until re-estimates
+        // change it
         if let Some(first) = reader.peek()? {
             job.fix_blur(first)?;
         }
+        let fixed = job.fixed_blur();
+        // every blur the stream has had, by version: a frame's tag is the version it is restored with
+        let blurs = Arc::new(Mutex::new(vec![fixed.clone().flatten()]));
         // Each worker takes whole frames; a large frame's network calls are made in tiles, each exactly the
         // whole frame's.
         let side = tile_side(self.tile, w, h, Tiled::Calls)?;
@@ -60,7 +78,13 @@ impl StreamJob {
         let mut ops: Vec<FrameOp> = Vec::with_capacity(workers);
         for _ in 0..workers {
             let mut worker = job.worker()?;
-            ops.push(Box::new(move |f: &Frame| {
+            let (blurs, mut version) = (blurs.clone(), 0);
+            ops.push(Box::new(move |f: &Frame, tag: usize| {
+                if tag != version {
+                    let blur = blur_version(&blurs, tag)?;
+                    worker.set_blur(blur.as_ref());
+                    version = tag;
+                }
                 worker.restore(std::path::Path::new("-"), f)
             }));
         }
@@ -83,31 +107,51 @@ impl StreamJob {
         );
         let mut last = std::time::Instant::now();
         let (show, overlay) = (self.progress, self.overlay);
-        let label = match job.blur_label() {
-            Some(blur) => format!("{name} S={steps} {blur}"),
-            None => format!("{name} S={steps}"),
-        };
-        let hook = move |frame: Option<&mut Frame>, ms: f64, s: &StreamStats| match frame {
-            Some(f) if overlay => {
-                draw_outline(f, &outline);
-                // this frame counts towards the rate it shows
-                let fps = (s.frames + 1) as f64 / s.elapsed.as_secs_f64().max(1e-3);
-                draw_label(f, &format!("{label} {ms:.0}ms {fps:.1}fps"), 4, 4)
+        let label = format!("{name} S={steps}");
+        let camera = fixed.is_some();
+        let hook_blurs = blurs.clone();
+        let hook =
+            move |frame: Option<&mut Frame>, ms: f64, tag: usize, s: &StreamStats| match frame {
+                Some(f) if overlay => {
+                    draw_outline(f, &outline);
+                    // this frame counts towards the rate it shows
+                    let fps = (s.frames + 1) as f64 / s.elapsed.as_secs_f64().max(1e-3);
+                    let blur = match blur_version(&hook_blurs, tag) {
+                        Ok(b) if camera => format!(" {}", Told::describe_blur(b.as_ref())),
+                        _ => String::new(),
+                    };
+                    draw_label(f, &format!("{label}{blur} {ms:.0}ms {fps:.1}fps"), 4, 4)
+                }
+                Some(_) => {}
+                None if show && last.elapsed().as_secs_f64() >= 1.0 => {
+                    last = std::time::Instant::now();
+                    eprintln!("coldframe: {} frames, {:.2} fps", s.frames, s.fps());
+                }
+                None => {}
+            };
+        let (every, mut tracker) = (self.estimate_every, fixed.map(BlurTracker::new));
+        let mut frame_no = 0usize;
+        let mut prepare = |f: Frame| -> Result<(Frame, usize)> {
+            if every > 0 && frame_no > 0 && frame_no.is_multiple_of(every) {
+                if let (Some(tracker), Some(estimate)) = (
+                    tracker.as_mut(),
+                    job.blur_of(f.width, f.height, &|r| f.region(r))?,
+                ) {
+                    if tracker.observe(estimate) {
+                        let now = tracker.current().cloned();
+                        eprintln!(
+                            "coldframe: frame {frame_no}: the blur is now {}",
+                            Told::describe_blur(now.as_ref())
+                        );
+                        lock(&blurs)?.push(now);
+                    }
+                }
             }
-            Some(_) => {}
-            None if show && last.elapsed().as_secs_f64() >= 1.0 => {
-                last = std::time::Instant::now();
-                eprintln!("coldframe: {} frames, {:.2} fps", s.frames, s.fps());
-            }
-            None => {}
+            frame_no += 1;
+            let version = lock(&blurs)?.len() - 1;
+            Ok((filter.apply(f), version))
         };
-        let stats = run_stream(
-            reader,
-            writer,
-            ops,
-            &mut |f| filter.apply(f),
-            Box::new(hook),
-        )?;
+        let stats = run_stream(reader, writer, ops, &mut prepare, Box::new(hook))?;
         eprintln!(
             "coldframe: {} frames in {:.1} s, {:.2} fps, per frame mean {:.0} ms, p95 {:.0} ms{}",
             stats.frames,
@@ -125,10 +169,27 @@ impl StreamJob {
     }
 }
 
+/// The stream's blurs by version (`StreamJob::estimate_every`).
+type Blurs = Arc<Mutex<Vec<Option<Told>>>>;
+
+fn lock(blurs: &Blurs) -> Result<std::sync::MutexGuard<'_, Vec<Option<Told>>>> {
+    blurs
+        .lock()
+        .map_err(|_| anyhow!("a thread panicked while it held the stream's blurs"))
+}
+
+/// The blur of version `tag` (each frame's tag is the version current when it was read, so it exists).
+fn blur_version(blurs: &Blurs, tag: usize) -> Result<Option<Told>> {
+    lock(blurs)?
+        .get(tag)
+        .cloned()
+        .with_context(|| format!("the stream has no blur version {tag}"))
+}
+
 /// `--compare`: the input's left half beside the restored right half.
 fn with_compare(mut op: FrameOp) -> FrameOp {
-    Box::new(move |f: &Frame| {
-        let mut out = op(f)?;
+    Box::new(move |f: &Frame, tag: usize| {
+        let mut out = op(f, tag)?;
         compose_compare(f, &mut out);
         Ok(out)
     })

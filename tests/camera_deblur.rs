@@ -239,6 +239,14 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
         &[STREAM_320X240, &["--temporal", "1.5"]].concat(),
         &["--temporal 1.5", "outside 0..=0.9 (0: off)"],
     );
+    refused(
+        &[
+            STREAM_320X240,
+            &["--severity", "2", "--estimate-every", "5"],
+        ]
+        .concat(),
+        &["--estimate-every 5", "camera deblurrer at --severity auto"],
+    );
     // the Gaussian model cannot estimate nor invert another kind
     refused(
         &[
@@ -281,12 +289,9 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
     );
 }
 
-#[test]
-fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
-    // a blurred still with fresh sensor noise in every frame (ffmpeg's temporal noise): the estimate is made
-    // once, from the first frame, so every frame is restored against the same blur; the output may change from
-    // frame to frame no more than the input does, plus 10% (issue #23)
-    let blurred = tmp("stream_defocus.png");
+/// tests/data/sample.png defocused (a disc of radius 3) by the binary, as tmp(name).
+fn defocused_sample(name: &str) -> std::path::PathBuf {
+    let blurred = tmp(name);
     ok(&[
         "degrade",
         "defocus",
@@ -295,19 +300,28 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
         s(&data("sample.png")),
         s(&blurred),
     ]);
+    blurred
+}
+
+/// A 320x240 deblurring stream with the camera restorer and estimator files.
+fn camera_stream<'a>(model: &'a str, estimator: &'a str) -> Vec<&'a str> {
+    let mut args = STREAM_320X240.to_vec();
+    args.extend_from_slice(&["--model", model, "--estimator", estimator]);
+    args
+}
+
+#[test]
+fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
+    // a blurred still with fresh sensor noise in every frame (ffmpeg's temporal noise): the estimate is made
+    // once, from the first frame, so every frame is restored against the same blur; the output may change from
+    // frame to frame no more than the input does, plus 10% (issue #23)
+    let blurred = defocused_sample("stream_defocus.png");
     let frames = 6;
     let clip = noisy_still_clip(&blurred, frames);
     let (model, estimator) = (model_path(F32), model_path(ESTIMATOR));
     let stream_deblur = |extra: &[&str], input: &[u8]| {
-        let mut args = STREAM_320X240.to_vec();
-        args.extend_from_slice(&[
-            "--model",
-            &model,
-            "--estimator",
-            &estimator,
-            "--workers",
-            "2",
-        ]);
+        let mut args = camera_stream(&model, &estimator);
+        args.extend_from_slice(&["--workers", "2"]);
         args.extend_from_slice(extra);
         let out = common::coldframe_with_stdin(&args, input);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -353,6 +367,52 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
     let (o, _) = stream_deblur(&[], &[still, still, still].concat());
     let n = still.len();
     assert!(o[..n] == o[n..2 * n] && o[n..2 * n] == o[2 * n..]);
+}
+
+#[test]
+fn a_stream_re_estimates_its_blur_and_switches_only_when_two_agree() {
+    // three sharp frames, then five defocused ones (a lens losing focus): with --estimate-every 2 the frames
+    // 2, 4 and 6 are estimated again; 4 sees the blur and waits, 6 agrees and switches, so frames 0-5 pass
+    // through (the first frame found no blur) and 6-7 are restored; whichever worker takes which frame
+    let blurred = defocused_sample("stream_refocus.png");
+    let (sharp, soft) = (rgb(&data("sample.png")), rgb(&blurred));
+    let clip: Vec<u8> = (0..8)
+        .flat_map(|i| {
+            if i < 3 {
+                sharp.to_rgb8()
+            } else {
+                soft.to_rgb8()
+            }
+        })
+        .collect();
+    let (model, estimator) = (model_path(F32), model_path(ESTIMATOR));
+    let run = |workers: &str| {
+        let mut args = camera_stream(&model, &estimator);
+        args.extend_from_slice(&[
+            "--temporal",
+            "0",
+            "--estimate-every",
+            "2",
+            "--workers",
+            workers,
+        ]);
+        let out = common::coldframe_with_stdin(&args, &clip);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        (out.stdout, err)
+    };
+    let (out, err) = run("2");
+    assert!(err.contains("frame 6: the blur is now"), "{err}");
+    assert_eq!(err.matches("the blur is now").count(), 1, "{err}");
+    let n = 320 * 240 * 3;
+    for i in 0..8 {
+        let same = out[i * n..(i + 1) * n] == clip[i * n..(i + 1) * n];
+        assert_eq!(same, i < 6, "frame {i} restored: {}", !same);
+    }
+    // the restored frames are closer to the sharp scene than the blurred input
+    let last = Frame::from_rgb8(320, 240, &out[7 * n..]).expect("a whole frame");
+    assert!(psnr(&last, &sharp) > psnr(&soft, &sharp) + 0.5);
+    assert_eq!(run("1").0, out, "one worker and two give the same stream");
 }
 
 #[test]
