@@ -3,6 +3,10 @@
 //! frame that reads a step longer) never switches the restoration, and an estimate that wavers between two
 //! answers never makes the output flicker between them (docs/design.md §2b).
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{anyhow, Context, Result};
+
 use crate::camera_deblur::{Family, Told};
 use crate::degrade::camera_blur::CameraBlur;
 
@@ -44,6 +48,42 @@ impl BlurTracker {
                 false
             }
         }
+    }
+}
+
+/// Every blur a stream has had, by version (0: the first frame's), shared by the reader, which adds a version
+/// when the tracker switches, and the workers and the overlay, which look up the version each frame was read
+/// under (its tag).
+#[derive(Clone)]
+pub struct BlurVersions(Arc<Mutex<Vec<Option<Told>>>>);
+
+impl BlurVersions {
+    pub fn new(first: Option<Told>) -> BlurVersions {
+        BlurVersions(Arc::new(Mutex::new(vec![first])))
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Vec<Option<Told>>>> {
+        self.0
+            .lock()
+            .map_err(|_| anyhow!("a thread panicked while it held the stream's blurs"))
+    }
+
+    /// The blur of a version handed out by `latest` or `push`.
+    pub fn get(&self, version: usize) -> Result<Option<Told>> {
+        self.lock()?
+            .get(version)
+            .cloned()
+            .with_context(|| format!("the stream has no blur version {version}"))
+    }
+
+    pub fn latest(&self) -> Result<usize> {
+        Ok(self.lock()?.len() - 1)
+    }
+
+    pub fn push(&self, blur: Option<Told>) -> Result<usize> {
+        let mut v = self.lock()?;
+        v.push(blur);
+        Ok(v.len() - 1)
     }
 }
 
@@ -93,6 +133,17 @@ mod tests {
             t,
             descriptor: [0.0, 1.0, 0.0, 0.0, 0.0],
         })
+    }
+
+    #[test]
+    fn versions_count_from_the_first_frames_blur() {
+        let v = BlurVersions::new(None);
+        assert_eq!(v.latest().unwrap(), 0);
+        assert_eq!(v.clone().push(defocus(4)).unwrap(), 1);
+        assert_eq!((v.latest().unwrap(), v.get(1).unwrap()), (1, defocus(4)));
+        assert_eq!(v.get(0).unwrap(), None);
+        let e = v.get(2).unwrap_err().to_string();
+        assert!(e.contains("no blur version 2"), "{e}");
     }
 
     #[test]

@@ -3,11 +3,9 @@
 
 use std::io::{BufRead, Write};
 
-use std::sync::{Arc, Mutex};
+use anyhow::Result;
 
-use anyhow::{anyhow, Context, Result};
-
-use crate::blur_tracker::BlurTracker;
+use crate::blur_tracker::{BlurTracker, BlurVersions};
 use crate::camera_deblur::Told;
 use crate::frame::Frame;
 use crate::job::{worker_count, Job, Request};
@@ -70,7 +68,7 @@ impl StreamJob {
         }
         let fixed = job.fixed_blur();
         // every blur the stream has had, by version: a frame's tag is the version it is restored with
-        let blurs = Arc::new(Mutex::new(vec![fixed.clone().flatten()]));
+        let blurs = BlurVersions::new(fixed.clone().flatten());
         // Each worker takes whole frames; a large frame's network calls are made in tiles, each exactly the
         // whole frame's.
         let side = tile_side(self.tile, w, h, Tiled::Calls)?;
@@ -81,7 +79,7 @@ impl StreamJob {
             let (blurs, mut version) = (blurs.clone(), 0);
             ops.push(Box::new(move |f: &Frame, tag: usize| {
                 if tag != version {
-                    let blur = blur_version(&blurs, tag)?;
+                    let blur = blurs.get(tag)?;
                     worker.set_blur(blur.as_ref());
                     version = tag;
                 }
@@ -116,7 +114,7 @@ impl StreamJob {
                     draw_outline(f, &outline);
                     // this frame counts towards the rate it shows
                     let fps = (s.frames + 1) as f64 / s.elapsed.as_secs_f64().max(1e-3);
-                    let blur = match blur_version(&hook_blurs, tag) {
+                    let blur = match hook_blurs.get(tag) {
                         Ok(b) if camera => format!(" {}", Told::describe_blur(b.as_ref())),
                         _ => String::new(),
                     };
@@ -143,13 +141,12 @@ impl StreamJob {
                             "coldframe: frame {frame_no}: the blur is now {}",
                             Told::describe_blur(now.as_ref())
                         );
-                        lock(&blurs)?.push(now);
+                        blurs.push(now)?;
                     }
                 }
             }
             frame_no += 1;
-            let version = lock(&blurs)?.len() - 1;
-            Ok((filter.apply(f), version))
+            Ok((filter.apply(f), blurs.latest()?))
         };
         let stats = run_stream(reader, writer, ops, &mut prepare, Box::new(hook))?;
         eprintln!(
@@ -167,23 +164,6 @@ impl StreamJob {
         );
         Ok(stats)
     }
-}
-
-/// The stream's blurs by version (`StreamJob::estimate_every`).
-type Blurs = Arc<Mutex<Vec<Option<Told>>>>;
-
-fn lock(blurs: &Blurs) -> Result<std::sync::MutexGuard<'_, Vec<Option<Told>>>> {
-    blurs
-        .lock()
-        .map_err(|_| anyhow!("a thread panicked while it held the stream's blurs"))
-}
-
-/// The blur of version `tag` (each frame's tag is the version current when it was read, so it exists).
-fn blur_version(blurs: &Blurs, tag: usize) -> Result<Option<Told>> {
-    lock(blurs)?
-        .get(tag)
-        .cloned()
-        .with_context(|| format!("the stream has no blur version {tag}"))
 }
 
 /// `--compare`: the input's left half beside the restored right half.
