@@ -10,7 +10,7 @@ use crate::degrade::Degradation;
 use crate::frame::Frame;
 use crate::model_info::{ModelInfo, Task};
 use crate::pad::reflect_pad_to_stride;
-use crate::restorer::blur_estimator::{BlurEstimate, BlurKind};
+use crate::restorer::blur_estimator::{motion_angle, BlurEstimate, BlurKind};
 use crate::restorer::{Restorer, DESCRIPTOR_LEN};
 use crate::sampler::{sample, Sampler};
 use crate::setting::{refuse, Setting};
@@ -129,16 +129,6 @@ pub fn direction_of(psf: &Psf) -> [f32; 2] {
         ((xx - yy) / (xx + yy)) as f32,
         (2.0 * xy / (xx + yy)) as f32,
     ]
-}
-
-/// The line direction a descriptor's (a cos 2θ, a sin 2θ) names, in the motion blur's convention: degrees
-/// counter-clockwise from the x axis with y up, 0..180 (blur_mix.py `motion_angle`).
-pub fn motion_angle(direction: [f32; 2]) -> f32 {
-    let a = -0.5
-        * (direction[1] as f64)
-            .atan2(direction[0] as f64)
-            .to_degrees();
-    a.rem_euclid(180.0) as f32
 }
 
 fn one_hot(kind: BlurKind) -> [f32; DESCRIPTOR_LEN] {

@@ -27,3 +27,4 @@ pub mod stream_io;
 pub mod stream_job;
 pub mod temporal;
 pub mod tile;
+pub mod trail;

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use coldframe::frame::Frame;
 use coldframe::image_io::read_image;
-use coldframe::restorer::blur_estimator::BlurEstimator;
+use coldframe::restorer::blur_estimator::{crops, BlurEstimator, BlurKind, TrustRule};
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
+use coldframe::trail::{trail_dips, Plane};
 use common::{
     data, frame_to_frame_change, max_abs_diff, noisy_still_clip, ok, psnr, refused, s, tmp, Reader,
 };
@@ -90,18 +91,47 @@ fn rgb(path: &Path) -> Frame {
 }
 
 #[test]
+fn a_trails_dip_and_the_refined_estimate_are_the_recipes() {
+    // tests/data/sample.png under a 12-pixel line at 30 degrees (the binary's D): the dips along 30 degrees in
+    // the estimator's one crop of it, against models/recipe/estimator.py trail_dips on the same file, and the
+    // estimate with the refinement on, against refine_trail and decode_rule (the network alone reads 15.9 px)
+    let blurred = motion_sample("trail_motion12.png");
+    let f = rgb(&blurred);
+    let crop = f.region(crops(320, 240)[0]);
+    let dips = trail_dips(&[Plane::mean_of(&crop)], 30.0).unwrap();
+    for (k, want) in [
+        (3, 0.017460460548923806),
+        (5, 0.006603749500837086),
+        (10, -0.022336069693133356),
+        (12, -0.07537655594968226),
+        (13, -0.07447345882339823),
+        (15, -0.006197019901368672),
+        (30, -0.004112019741450423),
+    ] {
+        assert!(
+            (dips[k - 1] - want).abs() < 1e-9,
+            "lag {k}: {} against {want}",
+            dips[k - 1]
+        );
+    }
+    let mut est = estimator();
+    let rule = |trail| TrustRule {
+        shrink: 2,
+        min_confidence: 0.4,
+        trail,
+    };
+    est.rule = rule(false);
+    let network = est.estimate(&f).unwrap();
+    est.rule = rule(true);
+    let refined = est.estimate(&f).unwrap();
+    // a shrink of 2 applies to both: 13 - 2 and 10 - 2 (12 px is step 9.6)
+    assert_eq!((network.kind, network.t), (BlurKind::Motion, 11));
+    assert_eq!((refined.kind, refined.t), (BlurKind::Motion, 8));
+}
+
+#[test]
 fn the_estimate_is_a_function_of_the_frame_alone() {
-    let blurred = tmp("est_motion.png");
-    ok(&[
-        "degrade",
-        "motion",
-        "--length",
-        "12",
-        "--angle",
-        "30",
-        s(&data("sample.png")),
-        s(&blurred),
-    ]);
+    let blurred = motion_sample("est_motion.png");
     let frame = rgb(&blurred);
     let mut a = estimator();
     let first = a.estimate(&frame).unwrap();
@@ -289,18 +319,22 @@ fn bad_camera_settings_are_refused_with_the_valid_range() {
     );
 }
 
+/// tests/data/sample.png through `coldframe degrade KIND ARGS...`, as tmp(name).
+fn degraded_sample(name: &str, degrade: &[&str]) -> std::path::PathBuf {
+    let blurred = tmp(name);
+    let sample = data("sample.png");
+    ok(&[&["degrade"], degrade, &[s(&sample), s(&blurred)]].concat());
+    blurred
+}
+
 /// tests/data/sample.png defocused (a disc of radius 3) by the binary, as tmp(name).
 fn defocused_sample(name: &str) -> std::path::PathBuf {
-    let blurred = tmp(name);
-    ok(&[
-        "degrade",
-        "defocus",
-        "--radius",
-        "3",
-        s(&data("sample.png")),
-        s(&blurred),
-    ]);
-    blurred
+    degraded_sample(name, &["defocus", "--radius", "3"])
+}
+
+/// tests/data/sample.png under a 12-pixel line at 30 degrees, as tmp(name).
+fn motion_sample(name: &str) -> std::path::PathBuf {
+    degraded_sample(name, &["motion", "--length", "12", "--angle", "30"])
 }
 
 /// A 320x240 deblurring stream with the camera restorer and estimator files.

@@ -9,9 +9,10 @@ and then checked once on the validation photos by evaluate_camera.py.
 
 The cases are evaluate_camera's (blur_mix.EVAL_CASES, noise 2/255, JPEG 90; the sharp frame at noise 1/255),
 drawn with other seeds, on --photos training photos spread over the list of data.split(camera=True). The
-validation photos are never read here. `--report` prints the rules' table from a finished run's file. Each
-candidate's restored frame is also read again by the estimator ("checks"), for the check rule
-(estimator.decode_checked) that the table's last rows measure.
+validation photos are never read here. `--report` prints the rules' table from a finished run's file. With
+--checks each candidate's restored frame is also read again by the estimator, for the check rule
+(estimator.decode_checked) that the table's last rows measure; with --trail a motion estimate's extent is
+refined by its trail's dip (estimator.refine_trail) before the candidates are taken from it.
 """
 import argparse
 import json
@@ -40,6 +41,10 @@ def main():
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "work", "calibrate_auto"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checks", action="store_true",
+                    help="also read each candidate's restored frame again (the check rule's rows of the report)")
+    ap.add_argument("--trail", action="store_true",
+                    help="refine a motion estimate's extent by its trail's dip (estimator.refine_trail)")
     ap.add_argument("--report", action="store_true", help="only the rules' table, from <out>/calibration.json")
     args = ap.parse_args()
     if args.report:
@@ -51,7 +56,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     train, _ = data.split(camera=True)
     chosen = train[:: max(1, len(train) // args.photos)][: args.photos]
-    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator)
+    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, trail=args.trail)
     rows = []
     t0 = time.time()
     for i, path in enumerate(chosen):
@@ -65,7 +70,7 @@ def main():
             else:
                 xb = camera_file(blur(x0, case.psf()), 2 / 255, 1000 * seed + case.t)
             xf = xb.astype(np.float32)
-            out = est_mod.pooled(estimator.blocks, xf)
+            out = estimator.pooled(xf)
             logits = out[: len(est_mod.KINDS)]
             t_raw = float(out[len(est_mod.KINDS)]) * blur_mix.T
             d = np.zeros(blur_mix.DESCRIPTOR, np.float32)
@@ -83,8 +88,9 @@ def main():
                         dk[3:5] = d[3:5]
                     y = sample(restorer, xf, estimated_case(kind, t, dk), 1)
                     cand[str(t)] = psnr(y, x0)
-                    # the estimator's reading of the restored frame, for a rule that checks its own output
-                    checks[str(t)] = est_mod.pooled(estimator.blocks, q8(y).astype(np.float32)).tolist()
+                    if args.checks:
+                        # the estimator's reading of the restored frame, for a rule that checks its own output
+                        checks[str(t)] = est_mod.pooled(estimator.blocks, q8(y).astype(np.float32)).tolist()
             rows.append({"photo": data.camera_photo_name(path) if "/photos/" in path else data.photo_name(path),
                          "family": fam, "label": label, "t": case.t if case else 0,
                          "logits": logits.tolist(), "t_raw": t_raw, "kind_blurred": kind,
@@ -128,7 +134,7 @@ def report(rows):
             allg = np.concatenate([gains[f] for f in fams])
             lines.append(f"| {shrink} | {conf} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
                          f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
-    if all("checks" in r for r in rows):
+    if all(r.get("checks") for r in rows if r["restored"]):
         for check in ((0, 1, 2, 3, 4, 5, 6, 8), (0, 2, 4, 6), (0, 3, 6)):
             for conf in (0.3, 0.4, 0.5):
                 gains = {f: [] for f in fams}

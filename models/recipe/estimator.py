@@ -148,6 +148,74 @@ def decode_rule(out, shrink, min_confidence):
     return kind, t, d
 
 
+TRAIL_MAX_LAG = 32  # pixels: past the longest trail of the families (25)
+TRAIL_WINDOW = (0.6, 1.3)  # the lags searched, as fractions of the network's trail length
+MOTION_STEP = 1.25  # pixels of trail per extent step (camera_blur.extent for motion)
+
+
+def bilinear(g, ys, xs):
+    """g [H, W] (float64) at the points (ys, xs), all inside it with a pixel to spare."""
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    fy, fx = ys - y0, xs - x0
+    return ((1 - fy) * ((1 - fx) * g[y0, x0] + fx * g[y0, x0 + 1])
+            + fy * ((1 - fx) * g[y0 + 1, x0] + fx * g[y0 + 1, x0 + 1]))
+
+
+def trail_dips(planes, angle):
+    """How sharply the directional derivative of a trail-blurred image anticorrelates with itself at each lag
+    along angle (degrees, counter-clockwise from x, y down): a line of length L leaves two edges L apart in every
+    edge it smears, so the derivative's autocorrelation dips at lag L (Yitzhaky and Kopeika's motion
+    identification). planes: [H, W] float64 images (the channel means of the estimator's crops), read only
+    TRAIL_MAX_LAG + 4 pixels in from their edges. Returns D[k - 1] for k = 1..TRAIL_MAX_LAG: the normalised
+    autocorrelation at k minus the mean of its values at k - 2 and k + 2 (the scene's own slow decay cancels),
+    inf where that is undefined; None when no plane is large enough."""
+    a = np.deg2rad(angle)
+    ux, uy = np.cos(a), -np.sin(a)
+    K, m = TRAIL_MAX_LAG, TRAIL_MAX_LAG + 4
+    num, den = np.zeros(K), 0.0
+    for g in planes:
+        h, w = g.shape
+        if h <= 2 * m or w <= 2 * m:
+            continue
+        ys, xs = np.mgrid[m : h - m, m : w - m].astype(np.float64)
+        s = [bilinear(g, ys + k * uy, xs + k * ux) for k in range(K + 2)]
+        d = s[1] - s[0]
+        den += float(np.sum(d * d))
+        for k in range(1, K + 1):
+            num[k - 1] += float(np.sum(d * (s[k + 1] - s[k])))
+    if den <= 0:
+        return None
+    r = num / den
+    dips = np.full(K, np.inf)
+    for k in range(3, K - 1):
+        dips[k - 1] = r[k - 1] - 0.5 * (r[k - 3] + r[k + 1])
+    return dips
+
+
+def refine_trail(out, x):
+    """The pooled answer with a motion estimate's extent taken from the trail's own dip (trail_dips along the
+    estimated direction, in the estimator's crops of frame x [3, H, W]), searched within TRAIL_WINDOW of the
+    network's length: the network reads short trails long and long ones short, the dip is where the edges'
+    two copies lie. Other kinds, and frames without a dip in the window, keep the network's answer."""
+    out = np.array(out, np.float64)
+    if int(np.argmax(out[: len(KINDS)])) != KINDS.index("motion"):
+        return out
+    length = float(out[len(KINDS)]) * blur_mix.T * MOTION_STEP
+    angle = blur_mix.motion_angle(np.concatenate([np.zeros(3), out[len(KINDS) + 1 : len(KINDS) + 3]]))
+    ys, xs, sy, sx = crop_origins(x.shape[1], x.shape[2])
+    planes = [x[:, y : y + sy, x0 : x0 + sx].astype(np.float64).mean(0) for y in ys for x0 in xs]
+    dips = trail_dips(planes, angle)
+    if dips is None:
+        return out
+    lags = np.arange(1, TRAIL_MAX_LAG + 1)
+    win = (lags >= TRAIL_WINDOW[0] * length) & (lags <= TRAIL_WINDOW[1] * length) & np.isfinite(dips)
+    if not win.any():
+        return out
+    best = int(lags[win][np.argmin(dips[win])])
+    out[len(KINDS)] = best / MOTION_STEP / blur_mix.T
+    return out
+
+
 CHECK_MARGIN = 32  # pixels of context restored around each crop when a candidate is checked
 
 

@@ -114,14 +114,15 @@ class Restorer:
 
 
 class Estimator:
-    """rule: (shrink, min_confidence) of estimator.decode_rule; None: an ONNX file's own (its metadata, as the
-    binary reads it), nothing for a checkpoint. check: the candidate shrinks that estimator.decode_checked
+    """rule: (shrink, min_confidence) of estimator.decode_rule, and trail (estimator.refine_trail); rule None: an
+    ONNX file's own, with its trail setting (its metadata, as the binary reads it), nothing for a checkpoint. check: the candidate shrinks that estimator.decode_checked
     restores and reads again, in place of the rule's shrink (measured, not the binary's: models/camera.md)."""
 
-    def __init__(self, path, rule=None, check=None):
+    def __init__(self, path, rule=None, check=None, trail=False):
         self.onnx = path.endswith(".onnx")
         self.rule = rule or (0, 0.0)
         self.check = tuple(check or ())
+        self.trail = trail
         if self.onnx:
             import onnx
             import onnxruntime as ort
@@ -129,6 +130,7 @@ class Estimator:
             if rule is None:
                 props = {p.key: p.value for p in onnx.load(path).metadata_props}
                 self.rule = (int(props.get("auto_shrink", 0)), float(props.get("auto_min_confidence", 0.0)))
+                self.trail = trail or props.get("auto_trail") == "1"
         else:
             self.net = est_mod.BlurEstimator()
             self.net.load_state_dict(torch.load(path, weights_only=False)["ema"])
@@ -140,10 +142,15 @@ class Estimator:
         with torch.no_grad():
             return self.net.blocks(torch.from_numpy(np.ascontiguousarray(crop)[None]).float())[0].numpy()
 
+    def pooled(self, x):
+        """The pooled answer for frame x, a motion estimate's extent refined by its trail's dip (--trail)."""
+        out = est_mod.pooled(self.blocks, x)
+        return est_mod.refine_trail(out, x) if self.trail else out
+
     def __call__(self, x, restorer=None):
         """(kind, t, descriptor) from the crops the binary reads (estimator.crop_origins), under the rule; with a
         check, each candidate is restored by restorer (at S = 1) in estimator.check_regions and read again."""
-        out = est_mod.pooled(self.blocks, x)
+        out = self.pooled(x)
         if not self.check:
             return est_mod.decode_rule(out, *self.rule)
         regions = est_mod.check_regions(x.shape[1], x.shape[2])
@@ -196,6 +203,8 @@ def main():
     ap.add_argument("--rule", default="",
                     help="SHRINK,MIN_CONFIDENCE: the estimator's trust rule (default: the ONNX file's metadata; "
                          "0,0 for a checkpoint)")
+    ap.add_argument("--trail", action="store_true",
+                    help="refine a motion estimate's extent by its trail's dip (estimator.refine_trail)")
     ap.add_argument("--check", default="",
                     help="S,S,...: restore each candidate t_est - S and keep the one the estimator reads as least "
                          "blurred (estimator.decode_checked, with --rule's min confidence; not what the binary "
@@ -211,7 +220,7 @@ def main():
     photos = [data.crop_to_stride(data.load_photo(p), 16).astype(np.float64).transpose(2, 0, 1) / 255 for p in val]
     rule = (int(args.rule.split(",")[0]), float(args.rule.split(",")[1])) if args.rule else None
     check = [int(v) for v in args.check.split(",") if v]
-    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule, check)
+    restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule, check, args.trail)
     rows, est_rows = {}, []
     t0 = time.time()
     for i, x0 in enumerate(photos):

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use anyhow::{bail, ensure, Context, Result};
 use tract_onnx::prelude::*;
 
+use crate::degrade::camera_blur::CameraBlur;
 use crate::frame::{Frame, Rect};
+use crate::trail::{refined_length, trail_dips, Plane};
 
 /// The side of the crops read, and at most this many per axis.
 pub const CROP: usize = 256;
@@ -64,6 +66,8 @@ pub struct TrustRule {
     pub shrink: usize,
     /// A blurred kind named with a softmax probability under this passes the frame through.
     pub min_confidence: f64,
+    /// A trail's length is taken from its own dip near the network's (`crate::trail`; metadata `auto_trail`).
+    pub trail: bool,
 }
 
 pub struct BlurEstimator {
@@ -129,6 +133,11 @@ impl BlurEstimator {
                     })?,
                 None => 0.0,
             },
+            trail: match prop("auto_trail").as_deref() {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(v) => bail!("{source}: metadata auto_trail {v:?} is not 0 or 1"),
+            },
         };
         Ok(BlurEstimator {
             model,
@@ -179,14 +188,23 @@ impl BlurEstimator {
         }
         // every block's outputs, of every crop: [OUT][blocks]
         let mut blocks: Vec<Vec<f32>> = vec![Vec::new(); OUT];
+        let mut planes = Vec::new();
         for r in rects {
-            let flat = self.blocks(&crop(r))?;
+            let c = crop(r);
+            let flat = self.blocks(&c)?;
             let n = flat.len() / OUT;
             for (c, dst) in blocks.iter_mut().enumerate() {
                 dst.extend_from_slice(&flat[c * n..(c + 1) * n]);
             }
+            if self.rule.trail {
+                planes.push(Plane::mean_of(&c));
+            }
         }
-        Ok(decode(&pool(&blocks), self.t_max, self.rule))
+        let mut pooled = pool(&blocks);
+        if self.rule.trail {
+            refine_trail(&mut pooled, &planes, self.t_max);
+        }
+        Ok(decode(&pooled, self.t_max, self.rule))
     }
 }
 
@@ -213,6 +231,38 @@ impl BlurEstimator {
         );
         Ok(y.iter().copied().collect())
     }
+}
+
+/// A motion answer's extent from its trail's dip (`crate::trail`) near the network's length, in the crops'
+/// channel means (models/recipe/estimator.py `refine_trail`); other kinds, and no dip, keep the network's.
+fn refine_trail(pooled: &mut [f64; OUT - 1], planes: &[Plane], t_max: usize) {
+    let logits = &pooled[..KINDS.len()];
+    let top = (1..KINDS.len()).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
+    if KINDS[top] != BlurKind::Motion {
+        return;
+    }
+    let step = CameraBlur::Motion { angle: 0.0 }.step_px();
+    let length = pooled[KINDS.len()] * t_max as f64 * step;
+    let direction = [
+        pooled[KINDS.len() + 1] as f32,
+        pooled[KINDS.len() + 2] as f32,
+    ];
+    let Some(dips) = trail_dips(planes, motion_angle(direction) as f64) else {
+        return;
+    };
+    if let Some(k) = refined_length(&dips, length) {
+        pooled[KINDS.len()] = k as f64 / step / t_max as f64;
+    }
+}
+
+/// The line direction a descriptor's (a cos 2θ, a sin 2θ) names, in the motion blur's convention: degrees
+/// counter-clockwise from the x axis with y up, 0..180 (blur_mix.py `motion_angle`).
+pub fn motion_angle(direction: [f32; 2]) -> f32 {
+    let a = -0.5
+        * (direction[1] as f64)
+            .atan2(direction[0] as f64)
+            .to_degrees();
+    a.rem_euclid(180.0) as f32
 }
 
 /// The softmax-of-scores weighted mean of every block's answer (f64, as the recipe's numpy).
@@ -328,6 +378,7 @@ mod tests {
         let rule = |shrink, min_confidence| TrustRule {
             shrink,
             min_confidence,
+            trail: false,
         };
         assert_eq!(decode(&p, 20, rule(2, 0.0)).t, 4);
         assert_eq!(decode(&p, 20, rule(2, 0.49)).kind, BlurKind::Motion);
@@ -357,6 +408,7 @@ mod tests {
             let rule = TrustRule {
                 shrink: given[OUT - 1] as usize,
                 min_confidence: given[OUT],
+                trail: false,
             };
             let e = decode(&pooled, 20, rule);
             let direction: Vec<f32> = want[2..].iter().map(|v| v.parse().unwrap()).collect();
