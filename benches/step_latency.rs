@@ -13,10 +13,11 @@ use std::time::Instant;
 use coldframe::degrade::blur::blur;
 use coldframe::degrade::pyramid_fill::{pyramid_fill, Relaxation};
 use coldframe::models::{resolve, Role, DEFAULT_ESTIMATOR, EMBEDDED};
-use coldframe::restorer::blur_estimator::BlurEstimator;
+use coldframe::restorer::blur_estimator::{crops, BlurEstimator};
 use coldframe::restorer::Restorer;
 use coldframe::sampler::Restore;
 use coldframe::temporal::TemporalFilter;
+use coldframe::trail::{trail_dips, Plane};
 
 mod frames;
 use frames::frame;
@@ -85,6 +86,21 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let (median, best) = median_best(times);
     println!("tract-estimator\t{name}\t640x480\t{median:.2}\t{best:.2}\t-");
+    // A motion estimate's length from its trail's dip (auto_trail): the same two crops' channel means, every
+    // lag along 30 degrees.
+    let planes: Vec<Plane> = crops(640, 480)
+        .into_iter()
+        .map(|r| Plane::mean_of(&x.region(r)))
+        .collect();
+    let times: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t0 = Instant::now();
+            std::hint::black_box(trail_dips(&planes, 30.0));
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let (median, best) = median_best(times);
+    println!("rust\ttrail-dips\t640x480\t{median:.2}\t{best:.2}\t-");
     // stream deblur's temporal noise filter, once per frame, in the reader's thread (in order, before a worker
     // takes the frame): at 640x480 and 1280x720, on frames that differ (the bench frame and a shifted copy)
     for (w, h) in [(640, 480), (1280, 720)] {

@@ -374,15 +374,15 @@ fn a_static_noisy_stream_is_estimated_once_and_does_not_flicker() {
     let (cin, cf, cu) = (change(&clip), change(&filtered), change(&unfiltered));
     eprintln!("frame-to-frame change: input {cin:.3}, output {cf:.3} (filter off: {cu:.3})");
     // With default flags the temporal filter averages the static scene's noise before the restorer sharpens it:
-    // measured 0.50x the input's change. Without it, deblurring sharpens the noise with the scene: 1.14x at the
-    // blur estimated here (1.11x told the true one); its bound catches a blur re-estimated per frame, an
-    // estimate trusted past the rule, or a sampler that drifts with the noise.
+    // measured 0.54x the input's change. Without it, deblurring sharpens the noise with the scene: 1.22x at the
+    // blur estimated here (trust rule shrink 1; 1.14x at shrink 2); its bound catches a blur re-estimated per
+    // frame, an estimate trusted past the rule, or a sampler that drifts with the noise.
     assert!(
         cf <= 1.10 * cin,
         "the output flickers: {cf:.3} per sample against the input's {cin:.3}"
     );
     assert!(
-        cu <= 1.25 * cin,
+        cu <= 1.30 * cin,
         "unfiltered, the output flickers: {cu:.3} per sample against the input's {cin:.3}"
     );
     // and the filter's steadier input restores closer to the sharp scene, not just steadier, in the last frame
