@@ -29,6 +29,19 @@ const FILES: [&str; 3] = [
     "models/deblur-int8.onnx",
 ];
 
+/// (median, best) of `iters` timings of `f` in milliseconds; `f` gets the run's index.
+fn timed<R>(iters: usize, mut f: impl FnMut(usize) -> R) -> (f64, f64) {
+    median_best(
+        (0..iters)
+            .map(|i| {
+                let t0 = Instant::now();
+                std::hint::black_box(f(i));
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
+}
+
 /// (median, best)
 fn median_best(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -48,14 +61,7 @@ fn main() -> anyhow::Result<()> {
         for (w, h) in [(256, 256), (640, 480)] {
             let x = frame(w, h, r.info.in_channels());
             r.predict(&x, 12)?;
-            let times: Vec<f64> = (0..iters)
-                .map(|_| {
-                    let t0 = Instant::now();
-                    std::hint::black_box(r.predict(&x, 12).expect("bench frame runs"));
-                    t0.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            let (median, best) = median_best(times);
+            let (median, best) = timed(iters, |_| r.predict(&x, 12).expect("bench frame runs"));
             let gmacs = r.info.macs_per_pixel * (w * h) as f64 / (best * 1e-3) / 1e9;
             println!(
                 "tract\t{}\t{w}x{h}\t{median:.2}\t{best:.2}\t{gmacs:.2}",
@@ -64,27 +70,15 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let x = frame(640, 480, 3);
-    let times: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t0 = Instant::now();
-            std::hint::black_box(blur(&x, 3.0));
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let (median, best) = median_best(times);
+    let (median, best) = timed(iters, |_| blur(&x, 3.0));
     println!("rust\tblur-sigma3\t640x480\t{median:.2}\t{best:.2}\t-");
     // The blur estimate behind --severity auto, once per still or stream (two 256-pixel crops of this frame).
     let (bytes, name) = resolve(DEFAULT_ESTIMATOR)?;
     let mut estimator = BlurEstimator::from_bytes(&bytes, &name)?;
     estimator.estimate(&x)?;
-    let times: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t0 = Instant::now();
-            std::hint::black_box(estimator.estimate(&x).expect("bench frame estimates"));
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let (median, best) = median_best(times);
+    let (median, best) = timed(iters, |_| {
+        estimator.estimate(&x).expect("bench frame estimates")
+    });
     println!("tract-estimator\t{name}\t640x480\t{median:.2}\t{best:.2}\t-");
     // A motion estimate's length from its trail's dip (auto_trail): the same two crops' channel means, every
     // lag along 30 degrees.
@@ -92,14 +86,7 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|r| Plane::mean_of(&x.region(r)))
         .collect();
-    let times: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t0 = Instant::now();
-            std::hint::black_box(trail_dips(&planes, 30.0));
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let (median, best) = median_best(times);
+    let (median, best) = timed(iters, |_| trail_dips(&planes, 30.0));
     println!("rust\ttrail-dips\t640x480\t{median:.2}\t{best:.2}\t-");
     // stream deblur's temporal noise filter, once per frame, in the reader's thread (in order, before a worker
     // takes the frame): at 640x480 and 1280x720, on frames that differ (the bench frame and a shifted copy)
