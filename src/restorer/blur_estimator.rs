@@ -190,14 +190,14 @@ impl BlurEstimator {
         let mut blocks: Vec<Vec<f32>> = vec![Vec::new(); OUT];
         let mut planes = Vec::new();
         for r in rects {
-            let c = crop(r);
-            let flat = self.blocks(&c)?;
+            let region = crop(r);
+            let flat = self.blocks(&region)?;
             let n = flat.len() / OUT;
             for (c, dst) in blocks.iter_mut().enumerate() {
                 dst.extend_from_slice(&flat[c * n..(c + 1) * n]);
             }
             if self.rule.trail {
-                planes.push(Plane::mean_of(&c));
+                planes.push(Plane::mean_of(&region));
             }
         }
         let mut pooled = pool(&blocks);
