@@ -90,16 +90,25 @@ impl Told {
     /// Extent and kind as the overlay and the logs show them.
     pub fn describe(&self) -> String {
         match &self.family {
-            Family::Gaussian(s) => format!("gaussian sigma {}", s.sigmas[self.t]),
-            Family::Camera(c @ CameraBlur::Defocus) => format!("defocus r {}", c.extent(self.t)),
+            Family::Gaussian(s) => format!("gaussian sigma {}", pixels(s.sigmas[self.t] as f64)),
+            Family::Camera(c @ CameraBlur::Defocus) => {
+                format!("defocus r {}", pixels(c.extent(self.t)))
+            }
             Family::Camera(c @ CameraBlur::Motion { angle }) => {
-                format!("motion {} px at {angle:.0} deg", c.extent(self.t))
+                format!("motion {} px at {angle:.0} deg", pixels(c.extent(self.t)))
             }
             Family::Camera(c @ CameraBlur::Shake { .. }) => {
-                format!("shake {} px", c.extent(self.t))
+                format!("shake {} px", pixels(c.extent(self.t)))
             }
         }
     }
+}
+
+/// An extent in pixels as people read it: at most two decimals, no trailing zeros (a step of 0.4 px times 17 is
+/// 6.800000000000001 in floating point).
+fn pixels(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The PSF's second moments as the descriptor's direction: ((mxx - myy) / (mxx + myy), 2 mxy / (mxx + myy)),
@@ -306,6 +315,14 @@ impl CameraDeblurrer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extents_print_as_people_read_them() {
+        assert_eq!(pixels(0.4 * 17.0), "6.8");
+        assert_eq!(pixels(1.25 * 7.0), "8.75");
+        assert_eq!(pixels(1.25 * 4.0), "5");
+        assert_eq!(pixels(0.25), "0.25");
+    }
 
     #[test]
     fn a_motion_psf_tells_its_own_direction_back() {
