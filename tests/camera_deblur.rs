@@ -72,6 +72,21 @@ fn estimator() -> BlurEstimator {
 }
 
 #[test]
+fn the_shipped_estimator_carries_the_cards_trust_rule() {
+    // models/camera.md, "The trust rule": picked on training photos by calibrate_auto.py
+    assert_eq!(
+        estimator().rule,
+        TrustRule {
+            shrink: 1,
+            shrink_trail: Some(1),
+            min_confidence: 0.4,
+            min_confidence_isotropic: Some(0.6),
+            trail: true,
+        }
+    );
+}
+
+#[test]
 fn estimator_matches_onnxruntime_block_for_block() {
     let mut f = Reader::open("estimator_blocks.bin");
     let x = f.frame();
@@ -119,6 +134,7 @@ fn a_trails_dip_and_the_refined_estimate_are_the_recipes() {
         shrink: 2,
         min_confidence: 0.4,
         trail,
+        ..TrustRule::default()
     };
     est.rule = rule(false);
     let network = est.estimate(&f).unwrap();

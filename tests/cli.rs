@@ -290,7 +290,7 @@ fn version_names_the_binary_and_every_embedded_model_version() {
     // The versions the recipe wrote into the committed models (models/recipe/export.py).
     for line in [
         "camera-int8 model version 1",
-        "blur-estimator-f32 model version 2",
+        "blur-estimator-f32 model version 3",
         "inpaint-f32 model version 7",
         "inpaint-int8 model version 7",
     ] {

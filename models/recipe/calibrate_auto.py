@@ -100,11 +100,10 @@ def main():
             json.dump(rows, fh, indent=1)
 
 
-def outcome(row, shrink, min_confidence):
-    """PSNR of the output under a rule: the frame passes through when the estimator names no blur, when the
-    blurred kind it names has a softmax probability under min_confidence, or when shrinking leaves no blur."""
-    kind, t, _ = est_mod.decode_rule(np.array(row["logits"] + [row["t_raw"] / blur_mix.T, 0.0, 0.0]),
-                                     shrink, min_confidence)
+def outcome(row, *rule):
+    """PSNR of the output under a rule (estimator.decode_rule's shrink, min_confidence, shrink_trail,
+    min_confidence_isotropic): the input where the rule passes the frame through."""
+    kind, t, _ = est_mod.decode_rule(np.array(row["logits"] + [row["t_raw"] / blur_mix.T, 0.0, 0.0]), *rule)
     if kind == "none":
         return row["input"]
     got = row["restored"].get(str(t))
@@ -122,18 +121,31 @@ def outcome_checked(row, check, min_confidence):
 
 
 def report(rows):
-    """Per rule: the mean gain over the input per family (all extents), the cases below the input, and the worst."""
+    """Per rule: the mean gain over the input per family (all extents), the cases below the input, and the worst.
+    The first rows gate every kind on its own probability and shrink every extent alike; the rows after them
+    shrink trails and isotropic blurs apart and gate a disc or a Gaussian on the two kinds' probabilities
+    together (estimator.decode_rule's shrink_trail, min_confidence_isotropic)."""
     fams = ["sharp", "defocus", "gaussian", "motion", "shake"]
     lines = ["| shrink | min confidence | " + " | ".join(fams) + " | mean | below input | worst |",
              "|---|---|" + "---|" * (len(fams) + 3)]
+
+    def line(shrink_cell, conf_cell, rule):
+        gains = {f: [] for f in fams}
+        for r in rows:
+            gains[r["family"]].append(outcome(r, *rule) - r["input"])
+        allg = np.concatenate([gains[f] for f in fams])
+        lines.append(f"| {shrink_cell} | {conf_cell} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
+                     f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
+
     for shrink in SHRINKS[:4]:
         for conf in (0.0, 0.4, 0.5, 0.6, 0.7):
-            gains = {f: [] for f in fams}
-            for r in rows:
-                gains[r["family"]].append(outcome(r, shrink, conf) - r["input"])
-            allg = np.concatenate([gains[f] for f in fams])
-            lines.append(f"| {shrink} | {conf} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
-                         f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
+            line(shrink, conf, (shrink, conf))
+    for shrink in (1, 2):
+        for shrink_trail in (0, 1):
+            for conf in (0.4, 0.5):
+                for conf_iso in (0.4, 0.5, 0.6, 0.7):
+                    line(f"{shrink} isotropic, {shrink_trail} trail",
+                         f"{conf_iso} isotropic (together), {conf} trail", (shrink, conf, shrink_trail, conf_iso))
     if all(r.get("checks") for r in rows if r["restored"]):
         for check in ((0, 1, 2, 3, 4, 5, 6, 8), (0, 2, 4, 6), (0, 3, 6)):
             for conf in (0.3, 0.4, 0.5):

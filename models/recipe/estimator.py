@@ -126,24 +126,35 @@ def decode(out):
     return decode_rule(out, 0, 0.0)
 
 
-def decode_rule(out, shrink, min_confidence):
-    """decode with the binary's rule (metadata `auto_shrink`, `auto_min_confidence`; picked by
-    calibrate_auto.py): a blurred kind whose softmax probability is under min_confidence is "none" (the frame
-    passes through), and the extent step is told shrink steps less (under-sharpening costs a little gain,
-    over-sharpening makes halos), "none" where that leaves nothing."""
+def decode_rule(out, shrink, min_confidence, shrink_trail=None, min_confidence_isotropic=None):
+    """decode with the binary's rule (metadata `auto_shrink`, `auto_min_confidence`, `auto_shrink_trail`,
+    `auto_min_confidence_isotropic`; picked by calibrate_auto.py). The kind is the most probable blurred one. It
+    passes the frame through ("none") unless its evidence outweighs "none" and reaches the kind's confidence:
+    a trail's evidence is its own softmax probability (min_confidence); a disc's or a Gaussian's, with
+    min_confidence_isotropic given, the two isotropic kinds' probabilities together (the network often cannot
+    tell a small disc from a Gaussian and splits its answer between them, which is no doubt about there being a
+    blur), else its own (min_confidence). The extent step is told shrink (a trail: shrink_trail, when given)
+    steps less (under-sharpening costs a little gain, over-sharpening makes halos), "none" where that leaves
+    nothing."""
     logits = np.asarray(out[: len(KINDS)], np.float64)
-    k = int(np.argmax(logits))
     p = np.exp(logits - logits.max())
     p /= p.sum()
+    k = 1 + int(np.argmax(logits[1:]))
     kind = KINDS[k]
-    if kind == "none" or p[k] < min_confidence:
+    trail = kind == "motion"
+    if trail or min_confidence_isotropic is None:
+        evidence, needed = p[k], min_confidence
+    else:
+        evidence, needed = p[KINDS.index("gaussian")] + p[KINDS.index("defocus")], min_confidence_isotropic
+    if p[0] >= evidence or evidence < needed:
         return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
-    t = int(np.clip(round(float(out[len(KINDS)]) * blur_mix.T), 1, blur_mix.T)) - shrink
+    s = shrink_trail if trail and shrink_trail is not None else shrink
+    t = int(np.clip(round(float(out[len(KINDS)]) * blur_mix.T), 1, blur_mix.T)) - s
     if t < 1:
         return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
     d = np.zeros(blur_mix.DESCRIPTOR, np.float32)
-    d[KINDS.index(kind) - 1] = 1.0
-    if kind == "motion":
+    d[k - 1] = 1.0
+    if trail:
         d[3:5] = out[len(KINDS) + 1 : len(KINDS) + 3]
     return kind, t, d
 
@@ -256,18 +267,23 @@ def decode_checked(out, check, min_confidence, residual_of):
 
 def decode_vectors(path, n=400):
     """Shared test vectors for the binary's decode (src/restorer/blur_estimator.rs): one line per case, the pooled
-    answer (7 numbers), the rule (shrink, min_confidence), then what decode_rule makes of it (kind, t and, for
-    motion, the direction). Drawn near the rule's edges: close logits, extents near step boundaries."""
+    answer (7 numbers), the rule (shrink, shrink_trail, min_confidence, min_confidence_isotropic; "-" where not
+    given), then what decode_rule makes of it (kind, t and, for motion, the direction). Drawn near the rule's
+    edges: close logits, extents near step boundaries."""
     rng = np.random.default_rng(23)
     with open(path, "w") as f:
-        f.write("# l_none l_gaussian l_defocus l_motion t/T d0 d1 shrink min_confidence -> kind t d0 d1\n")
+        f.write("# l_none l_gaussian l_defocus l_motion t/T d0 d1 shrink shrink_trail min_confidence "
+                "min_confidence_isotropic -> kind t d0 d1\n")
         for _ in range(n):
             out = np.concatenate([rng.normal(0, 1.5, 4), [rng.integers(0, 21) / 20 + rng.choice([-1, 1]) * 0.024],
                                   rng.uniform(-1, 1, 2)])
             shrink, conf = int(rng.integers(0, 4)), float(rng.choice([0.0, 0.3, 0.4, 0.5, 0.7]))
-            kind, t, d = decode_rule(out, shrink, conf)
-            f.write(" ".join(repr(float(v)) for v in out) + f" {shrink} {conf} -> {kind} {t} "
-                    f"{float(d[3])!r} {float(d[4])!r}\n")
+            shrink_trail = int(rng.integers(0, 4)) if rng.random() < 0.5 else None
+            conf_iso = float(rng.choice([0.0, 0.4, 0.6, 0.8])) if rng.random() < 0.5 else None
+            kind, t, d = decode_rule(out, shrink, conf, shrink_trail, conf_iso)
+            given = lambda v: "-" if v is None else str(v)  # noqa: E731
+            f.write(" ".join(repr(float(v)) for v in out) + f" {shrink} {given(shrink_trail)} {conf} "
+                    f"{given(conf_iso)} -> {kind} {t} {float(d[3])!r} {float(d[4])!r}\n")
 
 
 def make_batch(crops, n, rng):

@@ -113,6 +113,13 @@ class Restorer:
                             torch.from_numpy(d[None]).float())[0].clamp(0, 1).numpy()
 
 
+def rule_of(props):
+    """estimator.decode_rule's rule from an estimator file's metadata, as the binary reads it."""
+    given = lambda key, kind: kind(props[key]) if key in props else None  # noqa: E731
+    return (int(props.get("auto_shrink", 0)), float(props.get("auto_min_confidence", 0.0)),
+            given("auto_shrink_trail", int), given("auto_min_confidence_isotropic", float))
+
+
 class Estimator:
     """rule: (shrink, min_confidence) of estimator.decode_rule, and trail (estimator.refine_trail); rule None: an
     ONNX file's own, with its trail setting (its metadata, as the binary reads it), nothing for a checkpoint. check: the candidate shrinks that estimator.decode_checked
@@ -129,7 +136,7 @@ class Estimator:
             self.sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             if rule is None:
                 props = {p.key: p.value for p in onnx.load(path).metadata_props}
-                self.rule = (int(props.get("auto_shrink", 0)), float(props.get("auto_min_confidence", 0.0)))
+                self.rule = rule_of(props)
                 self.trail = trail or props.get("auto_trail") == "1"
         else:
             self.net = est_mod.BlurEstimator()
@@ -201,8 +208,8 @@ def main():
                     help="only compare with this Gaussian model (e.g. models/deblur-f32.onnx) on its own test: the 7 "
                          "validation photos of data.split(), clean and noisy, sigma 3 and 4.5, both told the sigma")
     ap.add_argument("--rule", default="",
-                    help="SHRINK,MIN_CONFIDENCE: the estimator's trust rule (default: the ONNX file's metadata; "
-                         "0,0 for a checkpoint)")
+                    help="SHRINK,MIN_CONFIDENCE[,SHRINK_TRAIL,MIN_CONFIDENCE_ISOTROPIC]: the estimator's trust rule "
+                         "(estimator.decode_rule; default: the ONNX file's metadata; 0,0 for a checkpoint)")
     ap.add_argument("--trail", action="store_true",
                     help="refine a motion estimate's extent by its trail's dip (estimator.refine_trail)")
     ap.add_argument("--check", default="",
@@ -218,7 +225,10 @@ def main():
     if args.photos:
         val = val[: args.photos]
     photos = [data.crop_to_stride(data.load_photo(p), 16).astype(np.float64).transpose(2, 0, 1) / 255 for p in val]
-    rule = (int(args.rule.split(",")[0]), float(args.rule.split(",")[1])) if args.rule else None
+    rule = None
+    if args.rule:
+        given = args.rule.split(",")
+        rule = (int(given[0]), float(given[1])) + ((int(given[2]), float(given[3])) if len(given) > 2 else ())
     check = [int(v) for v in args.check.split(",") if v]
     restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule, check, args.trail)
     rows, est_rows = {}, []

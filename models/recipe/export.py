@@ -95,8 +95,14 @@ def camera_metadata(name, precision, default_steps):
     }
 
 
-def estimator_metadata(name, precision, version="1", shrink=0, min_confidence=0.0, trail=False):
+def estimator_metadata(name, precision, version="1", shrink=0, min_confidence=0.0, trail=False, shrink_trail=None,
+                       min_confidence_isotropic=None):
     import estimator
+
+    # written only when given, so that a file keeps version 1-2's rule (one shrink, each kind gated on its own)
+    rule_extras = {key: str(v) for key, v in (("auto_shrink_trail", shrink_trail),
+                                               ("auto_min_confidence_isotropic", min_confidence_isotropic))
+                   if v is not None}
 
     return {
         "coldframe.format": "1",
@@ -114,6 +120,7 @@ def estimator_metadata(name, precision, version="1", shrink=0, min_confidence=0.
         # the binary's trust rule (estimator.decode_rule), picked on training photos by calibrate_auto.py
         "auto_shrink": str(shrink),
         "auto_min_confidence": str(min_confidence),
+        **rule_extras,
         # a motion estimate's extent from its trail's dip (estimator.refine_trail)
         "auto_trail": "1" if trail else "0",
         "model_version": version,
@@ -470,7 +477,8 @@ def export_estimator(args):
     torch.onnx.export(blocks, (x,), out, input_names=["image"], output_names=["blocks"], opset_version=17,
                       dynamic_axes={"image": {2: "H", 3: "W"}, "blocks": {2: "h", 3: "w"}}, dynamo=False)
     set_metadata(out, estimator_metadata("blur-estimator-f32", "f32", args.estimator_version, args.auto_shrink,
-                                         args.auto_min_confidence, args.auto_trail))
+                                         args.auto_min_confidence, args.auto_trail, args.auto_shrink_trail,
+                                         args.auto_min_confidence_isotropic))
     with torch.no_grad():
         ref = blocks(x).numpy()
     got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
@@ -520,11 +528,15 @@ def main():
                     help="estimator: steps taken off the estimated extent (calibrate_auto.py picks it)")
     ap.add_argument("--auto-min-confidence", type=float, default=0.0,
                     help="estimator: a blurred kind less probable than this passes the frame through")
+    ap.add_argument("--auto-shrink-trail", type=int,
+                    help="estimator: steps taken off a trail's extent, where it differs from --auto-shrink")
+    ap.add_argument("--auto-min-confidence-isotropic", type=float,
+                    help="estimator: gate a disc or a Gaussian on the two kinds' probabilities together, at this")
     ap.add_argument("--auto-trail", action="store_true",
                     help="estimator: refine a motion estimate's extent by its trail's dip (estimator.refine_trail)")
     ap.add_argument("--rule-only", action="store_true",
-                    help="estimator: only write --auto-shrink / --auto-min-confidence / --auto-trail into the "
-                         "committed file")
+                    help="estimator: only write the rule (--auto-shrink, --auto-min-confidence, --auto-trail, "
+                         "--auto-shrink-trail, --auto-min-confidence-isotropic) into the committed file")
     args = ap.parse_args()
     if args.vectors:
         td = os.path.join(ROOT, "tests", "data")
@@ -544,7 +556,7 @@ def main():
         # the trust rule alone, into the committed file's metadata (its weights untouched)
         return set_metadata(os.path.join(ROOT, "models", "blur-estimator-f32.onnx"), estimator_metadata(
             "blur-estimator-f32", "f32", args.estimator_version, args.auto_shrink, args.auto_min_confidence,
-            args.auto_trail))
+            args.auto_trail, args.auto_shrink_trail, args.auto_min_confidence_isotropic))
     if args.task == "estimator":
         return export_estimator(args)
     st, f32, i8 = export_pair(args.ckpt, "deblur", 3, degrade.T_BLUR, torch.rand(1, 3, 64, 96), metadata, Calib(),

@@ -58,14 +58,21 @@ pub struct BlurEstimate {
     pub direction: [f32; 2],
 }
 
-/// How far the binary trusts an estimate (metadata `auto_shrink`, `auto_min_confidence`, picked on training
-/// photos by models/recipe/calibrate_auto.py; a file without them is trusted as it answers).
+/// How far the binary trusts an estimate (metadata `auto_shrink`, `auto_min_confidence`, `auto_shrink_trail`,
+/// `auto_min_confidence_isotropic`, picked on training photos by models/recipe/calibrate_auto.py; a file
+/// without them is trusted as it answers).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrustRule {
     /// Steps taken off the estimated extent: under-sharpening costs a little gain, over-sharpening makes halos.
     pub shrink: usize,
+    /// Steps taken off a trail's extent instead, where given: a trail measured by its dip needs less margin.
+    pub shrink_trail: Option<usize>,
     /// A blurred kind named with a softmax probability under this passes the frame through.
     pub min_confidence: f64,
+    /// Where given, a disc or a Gaussian passes through only when the two isotropic kinds' probabilities
+    /// together are under this: the network often splits a small blur between the two, which is doubt about
+    /// its shape, not about there being one.
+    pub min_confidence_isotropic: Option<f64>,
     /// A trail's length is taken from its own dip near the network's (`crate::trail`; metadata `auto_trail`).
     pub trail: bool,
 }
@@ -97,6 +104,19 @@ pub fn crops(width: usize, height: usize) -> Vec<Rect> {
         .collect()
 }
 
+/// A probability from the file's metadata, if there.
+fn probability(props: &HashMap<String, String>, key: &str, source: &str) -> Result<Option<f64>> {
+    props
+        .get(key)
+        .map(|v| {
+            v.parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .with_context(|| format!("{source}: metadata {key} {v:?} is not in [0, 1]"))
+        })
+        .transpose()
+}
+
 impl BlurEstimator {
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
         let (model, props) = super::load_onnx(bytes, source)?;
@@ -123,16 +143,14 @@ impl BlurEstimator {
                 })?,
                 None => 0,
             },
-            min_confidence: match prop("auto_min_confidence") {
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|p: &f64| (0.0..=1.0).contains(p))
-                    .with_context(|| {
-                        format!("{source}: metadata auto_min_confidence {v:?} is not in [0, 1]")
-                    })?,
-                None => 0.0,
+            shrink_trail: match prop("auto_shrink_trail") {
+                Some(v) => Some(v.parse().ok().with_context(|| {
+                    format!("{source}: metadata auto_shrink_trail {v:?} is not a step count")
+                })?),
+                None => None,
             },
+            min_confidence: probability(&props, "auto_min_confidence", source)?.unwrap_or(0.0),
+            min_confidence_isotropic: probability(&props, "auto_min_confidence_isotropic", source)?,
             trail: match prop("auto_trail").as_deref() {
                 None | Some("0") => false,
                 Some("1") => true,
@@ -283,7 +301,10 @@ fn pool(blocks: &[Vec<f32>]) -> [f64; OUT - 1] {
     out
 }
 
-/// The pooled answer as an estimate, under the trust rule (models/recipe/estimator.py `decode_rule`).
+/// The pooled answer as an estimate, under the trust rule (models/recipe/estimator.py `decode_rule`): the most
+/// probable blurred kind, unless its evidence (its probability; a disc's or a Gaussian's, under
+/// `min_confidence_isotropic`, the two isotropic kinds' together) does not outweigh "none" or falls short of the
+/// rule's confidence.
 fn decode(pooled: &[f64; OUT - 1], t_max: usize, rule: TrustRule) -> BlurEstimate {
     let none = BlurEstimate {
         kind: BlurKind::None,
@@ -291,24 +312,37 @@ fn decode(pooled: &[f64; OUT - 1], t_max: usize, rule: TrustRule) -> BlurEstimat
         direction: [0.0; 2],
     };
     let logits = &pooled[..KINDS.len()];
-    let mut best = 0;
-    for k in 1..KINDS.len() {
+    let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let p: Vec<f64> = logits.iter().map(|&l| (l - top).exp()).collect();
+    let total: f64 = p.iter().sum();
+    let p: Vec<f64> = p.iter().map(|v| v / total).collect();
+    // the first of equal logits wins, as numpy's argmax
+    let mut best = 1;
+    for k in 2..KINDS.len() {
         if logits[k] > logits[best] {
             best = k;
         }
     }
     let kind = KINDS[best];
-    let total: f64 = logits.iter().map(|&l| (l - logits[best]).exp()).sum();
-    if kind == BlurKind::None || 1.0 / total < rule.min_confidence {
+    let trail = kind == BlurKind::Motion;
+    let (evidence, needed) = match rule.min_confidence_isotropic {
+        Some(needed) if !trail => (p[1] + p[2], needed),
+        _ => (p[best], rule.min_confidence),
+    };
+    if p[0] >= evidence || evidence < needed {
         return none;
     }
+    let shrink = match rule.shrink_trail {
+        Some(s) if trail => s,
+        _ => rule.shrink,
+    };
     let t = (pooled[KINDS.len()] * t_max as f64)
         .round()
         .clamp(1.0, t_max as f64) as usize;
-    let Some(t) = t.checked_sub(rule.shrink).filter(|&t| t >= 1) else {
+    let Some(t) = t.checked_sub(shrink).filter(|&t| t >= 1) else {
         return none;
     };
-    let direction = if kind == BlurKind::Motion {
+    let direction = if trail {
         [
             pooled[KINDS.len() + 1] as f32,
             pooled[KINDS.len() + 2] as f32,
@@ -378,7 +412,7 @@ mod tests {
         let rule = |shrink, min_confidence| TrustRule {
             shrink,
             min_confidence,
-            trail: false,
+            ..TrustRule::default()
         };
         assert_eq!(decode(&p, 20, rule(2, 0.0)).t, 4);
         assert_eq!(decode(&p, 20, rule(2, 0.49)).kind, BlurKind::Motion);
@@ -387,6 +421,52 @@ mod tests {
         assert_eq!(decode(&p, 20, rule(5, 0.0)).t, 1);
         let gone = decode(&p, 20, rule(6, 0.0));
         assert_eq!((gone.kind, gone.t), (BlurKind::None, 0));
+    }
+
+    #[test]
+    fn an_isotropic_blur_split_between_disc_and_gaussian_is_still_a_blur() {
+        // logits (ln 2, ln 1.5, ln 1.5, 0): none 2/6, Gaussian and defocus 1.5/6 each, motion 1/6
+        let mut p = [0.0; OUT - 1];
+        p[0] = 2f64.ln();
+        p[1] = 1.5f64.ln();
+        p[2] = 1.5f64.ln();
+        p[4] = 0.3;
+        let own = TrustRule {
+            shrink: 1,
+            min_confidence: 0.4,
+            ..TrustRule::default()
+        };
+        // on its own probability the Gaussian (first of the equal two) loses to "none"
+        assert_eq!(decode(&p, 20, own).kind, BlurKind::None);
+        let together = |needed| TrustRule {
+            min_confidence_isotropic: Some(needed),
+            ..own
+        };
+        let e = decode(&p, 20, together(0.5));
+        assert_eq!((e.kind, e.t), (BlurKind::Gaussian, 5));
+        assert_eq!(decode(&p, 20, together(0.51)).kind, BlurKind::None);
+        // a trail is still gated on its own probability, and shrunk by its own count
+        let mut m = [0.0; OUT - 1];
+        m[3] = 3f64.ln();
+        m[4] = 0.3;
+        let trail = TrustRule {
+            shrink_trail: Some(0),
+            ..together(0.0)
+        };
+        assert_eq!(decode(&m, 20, trail).t, 6);
+        assert_eq!(
+            decode(
+                &m,
+                20,
+                TrustRule {
+                    min_confidence: 0.51,
+                    ..trail
+                }
+            )
+            .kind,
+            BlurKind::None
+        );
+        assert_eq!(decode(&p, 20, trail).t, 5);
     }
 
     #[test]
@@ -401,13 +481,18 @@ mod tests {
         let mut cases = 0;
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (given, want) = line.split_once(" -> ").unwrap();
-            let given: Vec<f64> = given.split(' ').map(|v| v.parse().unwrap()).collect();
+            // "-": not given
+            let given: Vec<Option<f64>> = given.split(' ').map(|v| v.parse().ok()).collect();
             let want: Vec<&str> = want.split(' ').collect();
             let mut pooled = [0.0; OUT - 1];
-            pooled.copy_from_slice(&given[..OUT - 1]);
+            for (dst, v) in pooled.iter_mut().zip(&given) {
+                *dst = v.unwrap();
+            }
             let rule = TrustRule {
-                shrink: given[OUT - 1] as usize,
-                min_confidence: given[OUT],
+                shrink: given[OUT - 1].unwrap() as usize,
+                shrink_trail: given[OUT].map(|s| s as usize),
+                min_confidence: given[OUT + 1].unwrap(),
+                min_confidence_isotropic: given[OUT + 2],
                 trail: false,
             };
             let e = decode(&pooled, 20, rule);
