@@ -102,7 +102,7 @@ def main():
 
 def outcome(row, *rule):
     """PSNR of the output under a rule (estimator.decode_rule's shrink, min_confidence, shrink_trail,
-    min_confidence_isotropic): the input where the rule passes the frame through."""
+    min_confidence_isotropic, sure_trail): the input where the rule passes the frame through."""
     kind, t, _ = est_mod.decode_rule(np.array(row["logits"] + [row["t_raw"] / blur_mix.T, 0.0, 0.0]), *rule)
     if kind == "none":
         return row["input"]
@@ -124,7 +124,8 @@ def report(rows):
     """Per rule: the mean gain over the input per family (all extents), the cases below the input, and the worst.
     The first rows gate every kind on its own probability and shrink every extent alike; the rows after them
     shrink trails and isotropic blurs apart and gate a disc or a Gaussian on the two kinds' probabilities
-    together (estimator.decode_rule's shrink_trail, min_confidence_isotropic)."""
+    together (estimator.decode_rule's shrink_trail, min_confidence_isotropic); the last rows tell a trail at least
+    so probable at its measured length (sure_trail)."""
     fams = ["sharp", "defocus", "gaussian", "motion", "shake"]
     lines = ["| shrink | min confidence | " + " | ".join(fams) + " | mean | below input | worst |",
              "|---|---|" + "---|" * (len(fams) + 3)]
@@ -146,6 +147,9 @@ def report(rows):
                 for conf_iso in (0.4, 0.5, 0.6, 0.7):
                     line(f"{shrink} isotropic, {shrink_trail} trail",
                          f"{conf_iso} isotropic (together), {conf} trail", (shrink, conf, shrink_trail, conf_iso))
+    for sure in (0.5, 0.6, 0.7, 0.8, 0.9):
+        line(f"1 isotropic, 1 trail, 0 a trail at least {sure}", "0.6 isotropic (together), 0.4 trail",
+             (1, 0.4, 1, 0.6, sure))
     if all(r.get("checks") for r in rows if r["restored"]):
         for check in ((0, 1, 2, 3, 4, 5, 6, 8), (0, 2, 4, 6), (0, 3, 6)):
             for conf in (0.3, 0.4, 0.5):

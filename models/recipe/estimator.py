@@ -126,7 +126,7 @@ def decode(out):
     return decode_rule(out, 0, 0.0)
 
 
-def decode_rule(out, shrink, min_confidence, shrink_trail=None, min_confidence_isotropic=None):
+def decode_rule(out, shrink, min_confidence, shrink_trail=None, min_confidence_isotropic=None, sure_trail=None):
     """decode with the binary's rule (metadata `auto_shrink`, `auto_min_confidence`, `auto_shrink_trail`,
     `auto_min_confidence_isotropic`; picked by calibrate_auto.py). The kind is the most probable blurred one. It
     passes the frame through ("none") unless its evidence outweighs "none" and reaches the kind's confidence:
@@ -135,7 +135,8 @@ def decode_rule(out, shrink, min_confidence, shrink_trail=None, min_confidence_i
     tell a small disc from a Gaussian and splits its answer between them, which is no doubt about there being a
     blur), else its own (min_confidence). The extent step is told shrink (a trail: shrink_trail, when given)
     steps less (under-sharpening costs a little gain, over-sharpening makes halos), "none" where that leaves
-    nothing."""
+    nothing; a trail at least sure_trail probable is told at its (measured) length (measured, not the binary's:
+    models/camera.md)."""
     logits = np.asarray(out[: len(KINDS)], np.float64)
     p = np.exp(logits - logits.max())
     p /= p.sum()
@@ -149,6 +150,8 @@ def decode_rule(out, shrink, min_confidence, shrink_trail=None, min_confidence_i
     if p[0] >= evidence or evidence < needed:
         return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)
     s = shrink_trail if trail and shrink_trail is not None else shrink
+    if trail and sure_trail is not None and p[k] >= sure_trail:
+        s = 0
     t = int(np.clip(round(float(out[len(KINDS)]) * blur_mix.T), 1, blur_mix.T)) - s
     if t < 1:
         return "none", 0, np.zeros(blur_mix.DESCRIPTOR, np.float32)

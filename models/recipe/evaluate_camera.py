@@ -208,8 +208,9 @@ def main():
                     help="only compare with this Gaussian model (e.g. models/deblur-f32.onnx) on its own test: the 7 "
                          "validation photos of data.split(), clean and noisy, sigma 3 and 4.5, both told the sigma")
     ap.add_argument("--rule", default="",
-                    help="SHRINK,MIN_CONFIDENCE[,SHRINK_TRAIL,MIN_CONFIDENCE_ISOTROPIC]: the estimator's trust rule "
-                         "(estimator.decode_rule; default: the ONNX file's metadata; 0,0 for a checkpoint)")
+                    help="SHRINK,MIN_CONFIDENCE[,SHRINK_TRAIL,MIN_CONFIDENCE_ISOTROPIC[,SURE_TRAIL]]: the estimator's "
+                         "trust rule (estimator.decode_rule; default: the ONNX file's metadata; 0,0 for a checkpoint; "
+                         "SURE_TRAIL is a measured variant the binary does not read)")
     ap.add_argument("--trail", action="store_true",
                     help="refine a motion estimate's extent by its trail's dip (estimator.refine_trail)")
     ap.add_argument("--check", default="",
@@ -229,6 +230,7 @@ def main():
     if args.rule:
         given = args.rule.split(",")
         rule = (int(given[0]), float(given[1])) + ((int(given[2]), float(given[3])) if len(given) > 2 else ())
+        rule += (float(given[4]),) if len(given) > 4 else ()
     check = [int(v) for v in args.check.split(",") if v]
     restorer, estimator = Restorer(args.restorer), Estimator(args.estimator, rule, check, args.trail)
     rows, est_rows = {}, []
