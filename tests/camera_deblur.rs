@@ -468,7 +468,7 @@ fn a_stream_re_estimates_its_blur_and_switches_only_when_two_agree() {
 #[test]
 fn sharp_validation_crops_pass_through_unchanged() {
     // --severity auto on frames with no blur: the estimator answers "none" for these four crops of validation
-    // photos and the binary copies them (over the 20 validation photos it does so for 14 of 20; models/camera.md)
+    // photos and the binary copies them (over the 20 validation photos it does so for 16 of 20; models/camera.md)
     for name in [
         "sample.png",
         "val_bridge.png",
