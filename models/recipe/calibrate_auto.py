@@ -130,10 +130,10 @@ def report(rows):
     lines = ["| shrink | min confidence | " + " | ".join(fams) + " | mean | below input | worst |",
              "|---|---|" + "---|" * (len(fams) + 3)]
 
-    def line(shrink_cell, conf_cell, rule):
+    def line(shrink_cell, conf_cell, rule, outcome_of=outcome):
         gains = {f: [] for f in fams}
         for r in rows:
-            gains[r["family"]].append(outcome(r, *rule) - r["input"])
+            gains[r["family"]].append(outcome_of(r, *rule) - r["input"])
         allg = np.concatenate([gains[f] for f in fams])
         lines.append(f"| {shrink_cell} | {conf_cell} | " + " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
                      f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
@@ -153,13 +153,7 @@ def report(rows):
     if all(r.get("checks") for r in rows if r["restored"]):
         for check in ((0, 1, 2, 3, 4, 5, 6, 8), (0, 2, 4, 6), (0, 3, 6)):
             for conf in (0.3, 0.4, 0.5):
-                gains = {f: [] for f in fams}
-                for r in rows:
-                    gains[r["family"]].append(outcome_checked(r, check, conf) - r["input"])
-                allg = np.concatenate([gains[f] for f in fams])
-                lines.append(f"| check {','.join(map(str, check))} | {conf} | " +
-                             " | ".join(f"{np.mean(gains[f]):+.2f}" for f in fams) +
-                             f" | {allg.mean():+.2f} | {(allg < -0.05).sum()}/{len(allg)} | {allg.min():+.2f} |")
+                line(f"check {','.join(map(str, check))}", conf, (check, conf), outcome_checked)
     return "\n".join(lines)
 
 

@@ -104,6 +104,18 @@ pub fn crops(width: usize, height: usize) -> Vec<Rect> {
         .collect()
 }
 
+/// A step count from the file's metadata, if there.
+fn step_count(props: &HashMap<String, String>, key: &str, source: &str) -> Result<Option<usize>> {
+    props
+        .get(key)
+        .map(|v| {
+            v.parse()
+                .ok()
+                .with_context(|| format!("{source}: metadata {key} {v:?} is not a step count"))
+        })
+        .transpose()
+}
+
 /// A probability from the file's metadata, if there.
 fn probability(props: &HashMap<String, String>, key: &str, source: &str) -> Result<Option<f64>> {
     props
@@ -137,18 +149,8 @@ impl BlurEstimator {
             .with_context(|| format!("{source}: metadata T missing or not a number"))?;
         let name = prop("name").unwrap_or_else(|| source.to_string());
         let rule = TrustRule {
-            shrink: match prop("auto_shrink") {
-                Some(v) => v.parse().ok().with_context(|| {
-                    format!("{source}: metadata auto_shrink {v:?} is not a step count")
-                })?,
-                None => 0,
-            },
-            shrink_trail: match prop("auto_shrink_trail") {
-                Some(v) => Some(v.parse().ok().with_context(|| {
-                    format!("{source}: metadata auto_shrink_trail {v:?} is not a step count")
-                })?),
-                None => None,
-            },
+            shrink: step_count(&props, "auto_shrink", source)?.unwrap_or(0),
+            shrink_trail: step_count(&props, "auto_shrink_trail", source)?,
             min_confidence: probability(&props, "auto_min_confidence", source)?.unwrap_or(0.0),
             min_confidence_isotropic: probability(&props, "auto_min_confidence_isotropic", source)?,
             trail: match prop("auto_trail").as_deref() {
@@ -255,8 +257,7 @@ impl BlurEstimator {
 /// channel means (models/recipe/estimator.py `refine_trail`); other kinds, and no dip, keep the network's.
 fn refine_trail(pooled: &mut [f64; OUT - 1], planes: &[Plane], t_max: usize) {
     let logits = &pooled[..KINDS.len()];
-    let top = (1..KINDS.len()).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
-    if KINDS[top] != BlurKind::Motion {
+    if KINDS[most_likely(logits, 0)] != BlurKind::Motion {
         return;
     }
     let step = CameraBlur::Motion { angle: 0.0 }.step_px();
@@ -271,6 +272,11 @@ fn refine_trail(pooled: &mut [f64; OUT - 1], planes: &[Plane], t_max: usize) {
     if let Some(k) = refined_length(&dips, length) {
         pooled[KINDS.len()] = k as f64 / step / t_max as f64;
     }
+}
+
+/// The index of the largest of `logits[from..]` (the first of equal ones, as numpy's argmax).
+fn most_likely(logits: &[f64], from: usize) -> usize {
+    (from + 1..logits.len()).fold(from, |b, k| if logits[k] > logits[b] { k } else { b })
 }
 
 /// The line direction a descriptor's (a cos 2θ, a sin 2θ) names, in the motion blur's convention: degrees
@@ -316,13 +322,7 @@ fn decode(pooled: &[f64; OUT - 1], t_max: usize, rule: TrustRule) -> BlurEstimat
     let p: Vec<f64> = logits.iter().map(|&l| (l - top).exp()).collect();
     let total: f64 = p.iter().sum();
     let p: Vec<f64> = p.iter().map(|v| v / total).collect();
-    // the first of equal logits wins, as numpy's argmax
-    let mut best = 1;
-    for k in 2..KINDS.len() {
-        if logits[k] > logits[best] {
-            best = k;
-        }
-    }
+    let best = most_likely(logits, 1);
     let kind = KINDS[best];
     let trail = kind == BlurKind::Motion;
     let (evidence, needed) = match rule.min_confidence_isotropic {
