@@ -289,6 +289,36 @@ def decode_vectors(path, n=400):
                     f"{given(conf_iso)} -> {kind} {t} {float(d[3])!r} {float(d[4])!r}\n")
 
 
+def from_export(net, path, x):
+    """Load an exported estimator (its batch norms folded into the convolutions) into net, so that training can
+    go on from it: each convolution takes the folded weights, and its batch norm is set to undo its own
+    normalisation on the batch x ([N, 3, H, W], training crops): scale the folded output's spread, shift its
+    mean plus the folded bias. In eval mode net then computes exactly the export; in training mode, on batches
+    like x, nearly so."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(path)
+    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    if len(convs) != len(net.convs) + 1:
+        raise SystemExit(f"{path}: {len(convs)} convolutions, not an export of this estimator")
+    with torch.no_grad():
+        h = x - 0.5
+        for conv, norm, node in zip(net.convs, net.norms, convs):
+            w, b = inits[node.input[1]], inits[node.input[2]]
+            conv.weight.copy_(w)
+            y = conv(h)
+            mean, var = y.mean((0, 2, 3)), y.var((0, 2, 3), unbiased=False)
+            norm.weight.copy_(torch.sqrt(var + norm.eps))
+            norm.bias.copy_(mean + b)
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+            h = F.relu(y + b[None, :, None, None])
+        net.head.weight.copy_(inits[convs[-1].input[1]])
+        net.head.bias.copy_(inits[convs[-1].input[2]])
+
+
 def make_batch(crops, n, rng):
     """(x, kind index, t / T, direction [2]) for n crops, one case in five sharp."""
     big = torch.from_numpy(crops.batch(n).astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -328,7 +358,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quantile", type=float, default=0.5,
                     help="the extent's loss: pinball at this quantile (0.5: L1; lower: fewer over-estimates)")
-    ap.add_argument("--init", default="", help="a fresh run only: start from this checkpoint's EMA weights")
+    ap.add_argument("--init", default="", help="a fresh run only: start from this checkpoint's EMA weights, or "
+                                                "from an exported .onnx (from_export)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -337,7 +368,7 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
     ck = os.path.join(args.out, "last.pt")
-    if args.init and not os.path.exists(ck):
+    if args.init and not os.path.exists(ck) and not args.init.endswith(".onnx"):
         init = torch.load(args.init, weights_only=False)["ema"]
         net.load_state_dict(init)
         ema.load_state_dict(init)
@@ -357,6 +388,11 @@ def main():
                         augment=True)
     val = data.Crops(val_photos, args.crop + 2 * MARGIN, seed=5)
     vx, vk, vt, vd = make_batch(val, 64, random.Random(9))
+    if args.init.endswith(".onnx") and step == 0:
+        rng = random.Random(12)
+        from_export(net, args.init, make_batch(crops, 64, random.Random(13))[0])
+        ema.load_state_dict(net.state_dict())
+        print(f"initialised from {args.init}", flush=True)
     meta = {"photos_train": len(images), "photos_val": len(val_photos), "params": param_count(net),
             "macs_per_pixel": macs_per_pixel(_Blocks(net), 3), "batch": args.batch, "crop": args.crop,
             "lr": args.lr, "threads": args.threads, "quantile": args.quantile, "init": args.init}
