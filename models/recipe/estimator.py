@@ -368,11 +368,14 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
     ck = os.path.join(args.out, "last.pt")
-    if args.init and not os.path.exists(ck) and not args.init.endswith(".onnx"):
+    fresh_init = bool(args.init) and not os.path.exists(ck)
+    from_onnx = args.init.endswith(".onnx")
+    if fresh_init:
+        rng = random.Random(12)  # not the first run's crops and cases again
+    if fresh_init and not from_onnx:
         init = torch.load(args.init, weights_only=False)["ema"]
         net.load_state_dict(init)
         ema.load_state_dict(init)
-        rng = random.Random(12)  # not the first run's crops and cases again
         print(f"initialised from {args.init}", flush=True)
     if os.path.exists(ck):
         st = torch.load(ck, weights_only=False)
@@ -388,8 +391,7 @@ def main():
                         augment=True)
     val = data.Crops(val_photos, args.crop + 2 * MARGIN, seed=5)
     vx, vk, vt, vd = make_batch(val, 64, random.Random(9))
-    if args.init.endswith(".onnx") and step == 0:
-        rng = random.Random(12)
+    if fresh_init and from_onnx:  # after the crops: its batch norms are set on a batch of them
         from_export(net, args.init, make_batch(crops, 64, random.Random(13))[0])
         ema.load_state_dict(net.state_dict())
         print(f"initialised from {args.init}", flush=True)
