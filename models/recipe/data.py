@@ -50,8 +50,9 @@ def photo_list():
     if packed:
         # a folder written by `data.py pack DIR`: the same photos, already resized, named by photo_name (so the
         # split is the same); lets a machine without the Debian packages (a GPU box) train on them
-        photos = sorted((p for p in glob.glob(os.path.join(packed, "*.png"))
-                         if not os.path.basename(p).startswith(EXTRA_PREFIX)), key=photo_name)
+        photos = sorted((p for p in glob.glob(os.path.join(packed, "*.jpg"))
+                         if SCALE_MARK not in p and not os.path.basename(p).startswith((EXTRA_PREFIX, CAMERA_PREFIX))),
+                        key=photo_name)
         if len(photos) < 20:
             raise SystemExit(f"only {len(photos)} photos in COLDFRAME_PHOTOS={packed}")
         return photos
@@ -66,7 +67,7 @@ def photo_list():
 
 def photo_name(path):
     if os.environ.get("COLDFRAME_PHOTOS"):
-        return os.path.basename(path)[: -len(".png")]
+        return os.path.basename(path)[: -len(".jpg")]
     parts = path.split("/")
     return parts[4] if parts[3] == "wallpapers" else os.path.basename(path)
 
@@ -99,7 +100,7 @@ def extra_photos(files=None):
     camera frame. files: the packed ones under COLDFRAME_PHOTOS, else the installed ones (extra_photo_files)."""
     packed = os.environ.get("COLDFRAME_PHOTOS")
     if files is None:
-        files = sorted(glob.glob(os.path.join(packed, EXTRA_PREFIX + "*.png"))) if packed else extra_photo_files()
+        files = sorted(glob.glob(os.path.join(packed, EXTRA_PREFIX + "*.jpg"))) if packed else extra_photo_files()
     missing = [f for f in files if not os.path.exists(f)]
     if missing or not files:
         raise SystemExit(f"extra photos missing: {missing or packed}; run models/recipe/install_photos.sh and "
@@ -118,9 +119,21 @@ LXQT_PHOTOS = ["Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jp
 # photos whose short side allows them: also at these short sides (an area-filtered shrink of at least 1.4x, so the
 # target stays clean), for textures at the scale of a 1080p or 4K frame
 LARGER_SCALES = (960, 1440)
+CAMERA_PREFIX = "camera-"
+SCALE_MARK = "@"  # packed: NAME@960.jpg is NAME.jpg's photo at short side 960
+# the photos travel to a GPU machine packed (pack) in JPEG at these qualities (short side 480, the larger scales),
+# chroma at full resolution: as PNG the camera photos' scales alone are 130 MiB, and that machine's working tree
+# holds 64 (JPEG 95 keeps a photo at about 43 dB of itself)
+PACK_JPEG_QUALITY = (95, 92)
 
 
 def camera_photo_files():
+    packed = os.environ.get("COLDFRAME_PHOTOS")
+    if packed:
+        files = [f for f in glob.glob(os.path.join(packed, f"{CAMERA_PREFIX}*.jpg")) if SCALE_MARK not in f]
+        if len(files) < 60:
+            raise SystemExit(f"only {len(files)} camera photos in COLDFRAME_PHOTOS={packed}: pack them again")
+        return sorted(files, key=camera_photo_name)
     files = sorted(glob.glob(os.path.join(PHOTO_DIR, "enlightenment", "*.png")))
     files += [os.path.join("/usr/share/lxqt/wallpapers", n) for n in LXQT_PHOTOS]
     files += sorted(glob.glob(os.path.join(PHOTO_DIR, "tuxpaint", "*.jpg")))
@@ -133,7 +146,10 @@ def camera_photo_files():
 
 
 def camera_photo_name(path):
-    return path.split("/")[-2] + "/" + os.path.basename(path)
+    base = os.path.basename(path)
+    if base.startswith(CAMERA_PREFIX):  # packed: camera-DIR--NAME.jpg
+        return base[len(CAMERA_PREFIX) : -len(".jpg")].replace("--", "/")
+    return path.split("/")[-2] + "/" + base
 
 
 def split(camera=False):
@@ -151,6 +167,13 @@ def split(camera=False):
 def load_scales(path):
     """A photo as load_photo gives it, then at LARGER_SCALES where its short side is at least 1.4x that (the same
     scene at a finer texture scale: more training crops from the 4K photos)."""
+    if os.environ.get("COLDFRAME_PHOTOS"):
+        # packed: the largest scale was written beside the photo (pack); the ones between, shrunk from it
+        scales = [s for s in LARGER_SCALES if os.path.exists(path[: -len(".jpg")] + f"{SCALE_MARK}{s}.jpg")]
+        if not scales:
+            return [load_photo(path)]
+        top = path[: -len(".jpg")] + f"{SCALE_MARK}{scales[-1]}.jpg"
+        return [load_photo(path)] + [load_photo(top, s) for s in LARGER_SCALES if s <= scales[-1]]
     im = Image.open(path)
     short = min(im.size)
     return [load_photo(path)] + [load_photo(path, s) for s in LARGER_SCALES if short >= 1.4 * s]
@@ -263,17 +286,33 @@ def camera_artefacts(batch_f32, rng):
 
 
 def pack(out_dir):
-    """Write every photo, resized as load_photo does, as a lossless PNG named by photo_name (COLDFRAME_PHOTOS), and
-    the extra photos as extra-NAME.png."""
+    """Write every photo as load_scales gives it, in JPEG (PACK_JPEG_QUALITY, full-resolution chroma), for
+    COLDFRAME_PHOTOS: the split's photos as NAME.jpg (photo_name), the camera photos as camera-DIR--NAME.jpg, the
+    largest of their larger scales as NAME@SHORT.jpg beside them, the extra photos as extra-NAME.jpg."""
     os.makedirs(out_dir, exist_ok=True)
+
+    def save(img, stem):
+        scale = min(img.shape[:2])
+        name = stem + (f"{SCALE_MARK}{scale}" if scale > SHORT_SIDE else "") + ".jpg"
+        quality = PACK_JPEG_QUALITY[scale > SHORT_SIDE]
+        Image.fromarray(img).save(os.path.join(out_dir, name), quality=quality, subsampling=0)
+
+    def save_scales(path, stem):
+        # the photo and its largest scale: load_scales shrinks the ones between from that (a 1.5x area shrink of
+        # the 1440 one, within a pixel of the size the original gives)
+        imgs = load_scales(path)
+        for img in imgs[:1] + imgs[1:][-1:]:
+            save(img, stem)
+
     for p in photo_list():
-        Image.fromarray(load_photo(p)).save(os.path.join(out_dir, photo_name(p) + ".png"))
+        save_scales(p, photo_name(p))
+    for p in camera_photo_files():
+        save_scales(p, CAMERA_PREFIX + camera_photo_name(p).replace("/", "--"))
     # names and images from one list of the installed files (extra_photos alone would read a packed folder
     # under COLDFRAME_PHOTOS, in its own order)
     files = extra_photo_files()
     for p, img in zip(files, extra_photos(files)):
-        name = os.path.splitext(os.path.basename(p))[0]
-        Image.fromarray(img).save(os.path.join(out_dir, EXTRA_PREFIX + name + ".png"))
+        save(img, EXTRA_PREFIX + os.path.splitext(os.path.basename(p))[0])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Resumes from <out>/last.pt like train.py.
 """
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import blur_mix  # noqa: E402
 import camera_blur  # noqa: E402
 import data  # noqa: E402
+import train  # noqa: E402  (its data-loader workers)
 from net import macs_per_pixel, param_count  # noqa: E402
 
 KINDS = ("none", "gaussian", "defocus", "motion")
@@ -356,14 +358,20 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--minutes", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0, help="data-loader worker processes (0: inline)")
     ap.add_argument("--quantile", type=float, default=0.5,
                     help="the extent's loss: pinball at this quantile (0.5: L1; lower: fewer over-estimates)")
     ap.add_argument("--init", default="", help="a fresh run only: start from this checkpoint's EMA weights, or "
                                                 "from an exported .onnx (from_export)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.out, exist_ok=True)
-    net = BlurEstimator()
+    net = BlurEstimator().to(device)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
@@ -373,12 +381,12 @@ def main():
     if fresh_init:
         rng = random.Random(12)  # not the first run's crops and cases again
     if fresh_init and not from_onnx:
-        init = torch.load(args.init, weights_only=False)["ema"]
+        init = torch.load(args.init, map_location=device, weights_only=False)["ema"]
         net.load_state_dict(init)
         ema.load_state_dict(init)
         print(f"initialised from {args.init}", flush=True)
     if os.path.exists(ck):
-        st = torch.load(ck, weights_only=False)
+        st = torch.load(ck, map_location=device, weights_only=False)
         net.load_state_dict(st["net"])
         ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"])
@@ -390,14 +398,17 @@ def main():
     crops = data.Crops(None, args.crop + 2 * MARGIN, seed=step + (7919 if args.init else 0), images=images,
                         augment=True)
     val = data.Crops(val_photos, args.crop + 2 * MARGIN, seed=5)
-    vx, vk, vt, vd = make_batch(val, 64, random.Random(9))
+    vx, vk, vt, vd = (a.to(device) for a in make_batch(val, 64, random.Random(9)))
     if fresh_init and from_onnx:  # after the crops: its batch norms are set on a batch of them
-        from_export(net, args.init, make_batch(crops, 64, random.Random(13))[0])
+        from_export(net, args.init, make_batch(crops, 64, random.Random(13))[0].to(device))
         ema.load_state_dict(net.state_dict())
         print(f"initialised from {args.init}", flush=True)
+    # counted on a copy: the net may be on the GPU, and a forward pass in training mode would move its batch norms
+    macs = macs_per_pixel(_Blocks(copy.deepcopy(net).cpu().eval()), 3)
     meta = {"photos_train": len(images), "photos_val": len(val_photos), "params": param_count(net),
-            "macs_per_pixel": macs_per_pixel(_Blocks(net), 3), "batch": args.batch, "crop": args.crop,
-            "lr": args.lr, "threads": args.threads, "quantile": args.quantile, "init": args.init}
+            "macs_per_pixel": macs, "batch": args.batch, "crop": args.crop,
+            "lr": args.lr, "threads": args.threads, "quantile": args.quantile, "init": args.init, "device": device,
+            "workers": args.workers}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta), flush=True)
@@ -409,13 +420,18 @@ def main():
                     "trained_s": trained_s + time.time() - start, "rng": rng.getstate()}, ck + ".tmp")
         os.replace(ck + ".tmp", ck)
 
+    batches = None
+    if args.workers > 0:
+        batches = train.worker_batches(crops, 1 + step, functools.partial(make_batch, n=args.batch), args.workers,
+                                       device)
     while step < args.steps:
         done = step / args.steps
         if args.minutes:
             done = max(done, (time.time() - start) / (args.minutes * 60))
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, (step + 1) / 300) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(done, 1))))
-        x, k, tt, d = make_batch(crops, args.batch, rng)
+        batch = next(batches) if batches is not None else make_batch(crops, args.batch, rng)
+        x, k, tt, d = (a.to(device, non_blocking=True) for a in batch)
         net.train()
         loss, parts = loss_of(net(x), k, tt, d, args.quantile)
         opt.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@
     # the GPU runs of models/inpaint.md (photos packed by `data.py pack DIR` where the Debian packages are):
     COLDFRAME_PHOTOS=DIR python models/recipe/train.py --task inpaint --out OUT --init CKPT --mask-scale frame \
         --workers 15 --crop 256 --batch 32 --steps 200000 --minutes 7 --loss-norm sample --lr 1e-3
+    # the next one, prepared for one device lease with the camera restorer and the estimator: device_run.sh
 
 Deblur: x_t = D_blur(x0, t), L1 on the whole frame. Inpaint: a random mask (masks.random_mask), x_t = the frame
 with the part of the mask still missing at step t (degrade.missing_at) filled by `--fill` (degrade.mask_degrade:
@@ -18,6 +19,7 @@ much wall time in this run, so a long run can be spread over several sessions. R
 """
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -33,6 +35,7 @@ import blur_mix  # noqa: E402
 import camera_blur  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
+import fill_torch  # noqa: E402
 import masks  # noqa: E402
 from net import ColdUNet, macs_per_pixel, param_count  # noqa: E402
 
@@ -52,7 +55,7 @@ def make_batch(crops, n, T, rng, device):
 CAMERA_MARGIN = 16
 
 
-def make_camera_batch(crops, n, rng, device, t_fixed=None, artefacts=True):
+def make_camera_batch(crops, n, rng, device="cpu", t_fixed=None, artefacts=True):
     """(x_t, t, descriptor, x0): crops of crops.crop - 2 CAMERA_MARGIN pixels, each blurred by a random case of
     blur_mix (family, extent step, direction, shake shape), then camera artefacts on the input only."""
     big = torch.from_numpy(crops.batch(n).astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
@@ -71,7 +74,7 @@ def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="c
     """One inpainting batch as arrays (what data-loader workers send): x_t's RGB float32 [N,3,H,W] (the frame as
     the camera gave it, noise / JPEG and 8-bit rounding on what the restorer sees, with the fill in the still-missing
     pixels; the target stays clean), the clean target u8 [N,H,W,3], the still-missing mask at t bool [N,H,W],
-    t int [N]."""
+    t int [N]. fill None: the hole left as seen, for inpaint_tensors to fill."""
     x0 = crops.batch(n)
     seen = x0
     if artefacts:
@@ -86,16 +89,22 @@ def inpaint_arrays(crops, n, T, rng, t_fixed=None, artefacts=True, mask_scale="c
         t = t_fixed if t_fixed is not None else rng.randint(1, T)
         ms.append(degrade.missing_at(degrade.depth2_fast(m), t, T))
         ts.append(t)
-    rgb = np.stack([degrade.mask_degrade(s.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0), m, fill)[:3]
-                    for s, m in zip(seen, ms)])
+    if fill is None:  # filled on the training device (inpaint_tensors)
+        rgb = seen.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+    else:
+        rgb = np.stack([degrade.mask_degrade(s.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0), m,
+                                             fill)[:3] for s, m in zip(seen, ms)])
     return rgb, x0, np.stack(ms), np.array(ts)
 
 
-def inpaint_tensors(arrays, device):
+def inpaint_tensors(arrays, device, fill_here=False):
     """(x_t [N,4,H,W], t [N], x0 [N,3,H,W], missing [N,1,H,W]) on the device: x_t = degrade.mask_degrade of the
-    seen frame."""
+    seen frame. fill_here: the arrays' holes are unfilled (inpaint_arrays' fill None), and the sor fill is made
+    here, on the device (fill_torch)."""
     rgb, x0, miss, t = (a if torch.is_tensor(a) else torch.from_numpy(np.asarray(a)) for a in arrays)
     rgb, x0, miss, t = (a.to(device, non_blocking=True) for a in (rgb, x0, miss, t))
+    if fill_here:
+        rgb = fill_torch.sor_fill(rgb, miss)
     miss = miss.unsqueeze(1).float()
     xt = torch.cat([rgb, miss], 1).contiguous(memory_format=torch.channels_last)
     return xt, t.float(), x0.permute(0, 3, 1, 2).float() / 255.0, miss
@@ -105,13 +114,14 @@ def make_inpaint_batch(crops, n, T, rng, device, t_fixed=None, artefacts=True, m
     return inpaint_tensors(inpaint_arrays(crops, n, T, rng, t_fixed, artefacts, mask_scale, fill), device)
 
 
-class InpaintBatches(torch.utils.data.IterableDataset):
-    """Endless inpainting batches, made by data-loader worker processes (mask drawing, distance transforms and
-    JPEG are CPU work: on a GPU they, not the net, set the pace). Each worker draws from its own seeded generator,
-    so a run is reproducible for a given worker count, but a resumed run does not replay the same batches."""
+class WorkerBatches(torch.utils.data.IterableDataset):
+    """Endless batches, made by data-loader worker processes: `make(crops, rng=rng)` gives one batch on the CPU (mask
+    drawing, distance transforms, blur kernels and JPEG are CPU work: on a GPU they, not the net, set the pace).
+    Each worker draws from its own seeded generator, so a run is reproducible for a given worker count, but a
+    resumed run does not replay the same batches."""
 
-    def __init__(self, crops, n, T, seed, mask_scale, fill):
-        self.crops, self.n, self.T, self.seed, self.mask_scale, self.fill = crops, n, T, seed, mask_scale, fill
+    def __init__(self, crops, seed, make):
+        self.crops, self.seed, self.make = crops, seed, make
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -120,7 +130,13 @@ class InpaintBatches(torch.utils.data.IterableDataset):
         rng = random.Random(self.seed * 1009 + wid)
         crops = self.crops.reseeded(rng.randrange(1 << 30))
         while True:
-            yield inpaint_arrays(crops, self.n, self.T, rng, mask_scale=self.mask_scale, fill=self.fill)
+            yield self.make(crops, rng=rng)
+
+
+def worker_batches(crops, seed, make, workers, device):
+    loader = torch.utils.data.DataLoader(WorkerBatches(crops, seed, make), batch_size=None, num_workers=workers,
+                                         pin_memory=device == "cuda", prefetch_factor=4)
+    return iter(loader)
 
 
 def onnx_weights(path):
@@ -177,7 +193,8 @@ def main():
     ap.add_argument("--mask-scale", default="crop", choices=["crop", "frame"],
                     help="inpaint: masks drawn for the crop itself, or for a whole frame (short side 240-720) "
                          "and seen through the crop (masks.frame_scale_mask)")
-    ap.add_argument("--workers", type=int, default=0, help="inpaint: data-loader worker processes (0: inline)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="inpaint and camera: data-loader worker processes (0: inline)")
     ap.add_argument("--save-every", type=int, default=1000)
     ap.add_argument("--loss-norm", default="batch", choices=["batch", "sample"],
                     help="inpaint: average the hole L1 over the batch's missing pixels (batch: big holes "
@@ -187,6 +204,9 @@ def main():
                          "pixels relaxed to a smooth surface by over-relaxation), smooth (the same by Jacobi sweeps, "
                          "version 3), pyramid (push-pull alone, version 2; all "
                          "degrade.pyramid_fill) or a grey level such as 0.5 (the first models)")
+    ap.add_argument("--fill-on", default="loader", choices=["loader", "device"],
+                    help="inpaint, sor fill: made by the data loader (numpy, the reference) or on the training "
+                         "device (fill_torch: the same to float rounding; on a GPU the loaders then only draw masks)")
     ap.add_argument("--l2", type=float, default=0.0,
                     help="inpaint: weight of a squared-error term added to the L1 inside the hole (0: L1 alone)")
     ap.add_argument("--augment", action="store_true",
@@ -285,6 +305,7 @@ def main():
         "workers": args.workers,
         "minutes": args.minutes,
         "fill": args.fill if inpaint else None,
+        "fill_on": args.fill_on if inpaint else None,
         "augment": args.augment,
         "l2": args.l2,
         "extra_photos": args.extra_photos,
@@ -305,11 +326,16 @@ def main():
         os.replace(tmp, ck)
 
     batches = None
+    fill_here = inpaint and args.fill_on == "device"
+    if fill_here and args.fill != "sor":
+        raise SystemExit("--fill-on device makes the sor fill only")
+    loader_fill = None if fill_here else args.fill
     if inpaint and args.workers > 0:
-        loader = torch.utils.data.DataLoader(
-            InpaintBatches(crops, args.batch, T, 1 + step, args.mask_scale, args.fill), batch_size=None,
-            num_workers=args.workers, pin_memory=device == "cuda", prefetch_factor=4)
-        batches = iter(loader)
+        batches = worker_batches(crops, 1 + step, functools.partial(
+            inpaint_arrays, n=args.batch, T=T, mask_scale=args.mask_scale, fill=loader_fill), args.workers, device)
+    elif camera and args.workers > 0:
+        batches = worker_batches(crops, 1 + step, functools.partial(make_camera_batch, n=args.batch),
+                                 args.workers, device)
     while step < args.steps:
         warm = min(1.0, (step + 1) / 300)
         # the cosine follows whichever of --steps and --minutes is further along, so a run cut by wall time
@@ -322,10 +348,11 @@ def main():
             g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
         if inpaint:
             if batches is not None:
-                xt, t, x0, miss = inpaint_tensors(next(batches), device)
+                xt, t, x0, miss = inpaint_tensors(next(batches), device, fill_here)
             else:
-                xt, t, x0, miss = make_inpaint_batch(crops, args.batch, T, rng, device, mask_scale=args.mask_scale,
-                                                        fill=args.fill)
+                xt, t, x0, miss = inpaint_tensors(inpaint_arrays(crops, args.batch, T, rng,
+                                                                 mask_scale=args.mask_scale, fill=loader_fill),
+                                                  device, fill_here)
             diff = net(xt, t) - x0
             # --l2: a squared-error term beside the paper's L1. L1 aims at the median of what the hole may hold,
             # PSNR rewards the mean, and the two part where a flat background carries sparse detail
@@ -335,7 +362,10 @@ def main():
             else:
                 loss = err.sum() / (3 * miss.sum())
         elif camera:
-            xt, t, desc, x0 = make_camera_batch(crops, args.batch, rng, device)
+            if batches is not None:
+                xt, t, desc, x0 = (a.to(device, non_blocking=True) for a in next(batches))
+            else:
+                xt, t, desc, x0 = make_camera_batch(crops, args.batch, rng, device)
             loss = (net(xt, t, desc) - x0).abs().mean()
         else:
             xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
