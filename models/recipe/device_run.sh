@@ -11,7 +11,7 @@
 #   here:   inpaint.pt, camera.pt, estimator.pt come back with their logs; export.py each, then the cards' steps
 #           (models/inpaint.md and models/camera.md, "A GPU run")
 #
-# MINUTES (default 7.5): each run's training time. WORKERS (default "6 5 2"): data-loader processes of the
+# MINUTES (default 7.5): each run's training time. WORKERS (default "5 5 3"): data-loader processes of the
 # inpainter, the restorer and the estimator. FILL_ON (default: device where CUDA is, else loader): where the
 # inpainter's sor fill is made (train.py --fill-on). Without $OUT (a dry run here, on the CPU) the files go to
 # models/work/device_out.
@@ -19,7 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-models/work/device_out}
 minutes=${MINUTES:-7.5}
-read -r w_inpaint w_camera w_estimator <<<"${WORKERS:-6 5 2}"
+read -r w_inpaint w_camera w_estimator <<<"${WORKERS:-5 5 3}"
 work=${DEVICE_RUN_WORK:-/tmp/coldframe_device_run}
 mkdir -p "$out" "$work"
 export COLDFRAME_PHOTOS=models/work/pack PYTHONUNBUFFERED=1
