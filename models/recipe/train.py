@@ -220,6 +220,9 @@ def main():
     args = ap.parse_args()
     if args.fill not in degrade.RELAX_OF_FILL:
         float(args.fill)  # a grey level, or argparse's caller made a typo
+    fill_here = args.task == "inpaint" and args.fill_on == "device"
+    if fill_here and args.fill != "sor":
+        raise SystemExit("--fill-on device makes the sor fill only")
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -326,9 +329,6 @@ def main():
         os.replace(tmp, ck)
 
     batches = None
-    fill_here = inpaint and args.fill_on == "device"
-    if fill_here and args.fill != "sor":
-        raise SystemExit("--fill-on device makes the sor fill only")
     loader_fill = None if fill_here else args.fill
     if inpaint and args.workers > 0:
         batches = worker_batches(crops, 1 + step, functools.partial(
