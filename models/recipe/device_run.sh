@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One GPU session's training run of the recipe, prepared to fit a device lease (15 minutes, the machine's start
-# included): the inpainter, the camera restorer and the blur estimator go on from the committed f32 models side by
-# side on one GPU, each with its own data-loader workers (the CPU sets the pace there: the inpainter's sor fill
-# most of all). Each run's checkpoint and output are copied to $OUT every 20 seconds and at its end, so a lease cut
+# included): the inpainter and the camera restorer go on from the committed f32 models, and a wider blur estimator
+# trains from scratch, side by side on one GPU, each with its own data-loader workers (the CPU sets the pace
+# there). Each run's checkpoint and output are copied to $OUT every 20 seconds and at its end, so a lease cut
 # short still brings back what was trained.
 #
 #   here:   python models/recipe/data.py pack models/work/pack      (45 MB of JPEGs: that machine has no Debian
@@ -11,15 +11,17 @@
 #   here:   inpaint.pt, camera.pt, estimator.pt come back with their logs; export.py each, then the cards' steps
 #           (models/inpaint.md and models/camera.md, "A GPU run")
 #
-# MINUTES (default 7.5): each run's training time. WORKERS (default "5 5 3"): data-loader processes of the
-# inpainter, the restorer and the estimator. FILL_ON (default: device where CUDA is, else loader): where the
-# inpainter's sor fill is made (train.py --fill-on). Without $OUT (a dry run here, on the CPU) the files go to
+# MINUTES (default 7.5): each run's training time. WORKERS (default "4 4 5"): data-loader processes of the
+# inpainter, the restorer and the estimator. ESTIMATOR: the estimator's flags (default: 24-48-64-80 channels from
+# scratch at lr 1e-3; "--init models/blur-estimator-f32.onnx --lr 3e-4" goes on from the shipped one instead, which
+# 60 CPU minutes showed no gain from). FILL_ON (default: device where CUDA is, else loader): where the inpainter's
+# sor fill is made (train.py --fill-on). Without $OUT (a dry run here, on the CPU) the files go to
 # models/work/device_out.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-models/work/device_out}
 minutes=${MINUTES:-7.5}
-read -r w_inpaint w_camera w_estimator <<<"${WORKERS:-5 5 3}"
+read -r w_inpaint w_camera w_estimator <<<"${WORKERS:-4 4 5}"
 work=${DEVICE_RUN_WORK:-/tmp/coldframe_device_run}
 mkdir -p "$out" "$work"
 export COLDFRAME_PHOTOS=models/work/pack PYTHONUNBUFFERED=1
@@ -56,7 +58,8 @@ start_run inpaint models/recipe/train.py --task inpaint --init models/inpaint-f3
   --minutes "$minutes" --steps 1000000 --save-every 250 --threads 2 --workers "$w_inpaint" --fill-on "$fill_on"
 start_run camera models/recipe/train.py --task camera --init models/camera-f32.onnx --camera-photos --augment \
   --batch 64 --lr 3e-4 --minutes "$minutes" --steps 1000000 --save-every 500 --threads 2 --workers "$w_camera"
-start_run estimator models/recipe/estimator.py --init models/blur-estimator-f32.onnx --batch 64 --lr 3e-4 \
+# shellcheck disable=SC2086  # ESTIMATOR is a list of flags
+start_run estimator models/recipe/estimator.py ${ESTIMATOR:---channels 24,48,64,80 --lr 1e-3} --batch 64 \
   --minutes "$minutes" --steps 1000000 --threads 2 --workers "$w_estimator"
 
 pids=$(cat "$work"/*.pid)

@@ -54,6 +54,11 @@ class BlurEstimator(nn.Module):
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
         self.head = nn.Conv2d(c[3], OUT, 1)
 
+    @staticmethod
+    def channels_of(state):
+        """The widths a state dict was trained with (--channels), read from its convolutions' weights."""
+        return tuple(state[f"convs.{i}.weight"].shape[0] for i in range(4))
+
     def blocks(self, image):
         h = image - 0.5
         for conv, norm in zip(self.convs, self.norms):
@@ -291,6 +296,17 @@ def decode_vectors(path, n=400):
                     f"{given(conf_iso)} -> {kind} {t} {float(d[3])!r} {float(d[4])!r}\n")
 
 
+def export_channels(path):
+    """The widths of an exported estimator's first four convolutions."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(path)
+    inits = {i.name: i for i in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    return tuple(numpy_helper.to_array(inits[c.input[1]]).shape[0] for c in convs[:4])
+
+
 def from_export(net, path, x):
     """Load an exported estimator (its batch norms folded into the convolutions) into net, so that training can
     go on from it: each convolution takes the folded weights, and its batch norm is set to undo its own
@@ -359,6 +375,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=0.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="data-loader worker processes (0: inline)")
+    ap.add_argument("--channels", default="16,32,48,64",
+                    help="the widths of the first four convolutions (the last two keep the fourth's) of a run "
+                         "from scratch; --init and a resumed run take the widths they go on from")
     ap.add_argument("--quantile", type=float, default=0.5,
                     help="the extent's loss: pinball at this quantile (0.5: L1; lower: fewer over-estimates)")
     ap.add_argument("--init", default="", help="a fresh run only: start from this checkpoint's EMA weights, or "
@@ -371,11 +390,19 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.out, exist_ok=True)
-    net = BlurEstimator().to(device)
+    channels = tuple(int(c) for c in args.channels.split(","))
+    if len(channels) != 4:
+        raise SystemExit("--channels takes four widths")
+    ck = os.path.join(args.out, "last.pt")
+    if os.path.exists(ck) or args.init:
+        # a resumed or initialised run has the widths of what it goes on from
+        src = ck if os.path.exists(ck) else args.init
+        channels = export_channels(src) if src.endswith(".onnx") else \
+            BlurEstimator.channels_of(torch.load(src, map_location="cpu", weights_only=False)["ema"])
+    net = BlurEstimator(channels).to(device)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
-    ck = os.path.join(args.out, "last.pt")
     fresh_init = bool(args.init) and not os.path.exists(ck)
     from_onnx = args.init.endswith(".onnx")
     if fresh_init:
@@ -408,7 +435,7 @@ def main():
     meta = {"photos_train": len(images), "photos_val": len(val_photos), "params": param_count(net),
             "macs_per_pixel": macs, "batch": args.batch, "crop": args.crop,
             "lr": args.lr, "threads": args.threads, "quantile": args.quantile, "init": args.init, "device": device,
-            "workers": args.workers}
+            "workers": args.workers, "channels": list(channels)}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta), flush=True)

@@ -139,8 +139,9 @@ class Estimator:
                 self.rule = rule_of(props)
                 self.trail = trail or props.get("auto_trail") == "1"
         else:
-            self.net = est_mod.BlurEstimator()
-            self.net.load_state_dict(torch.load(path, weights_only=False)["ema"])
+            ema = torch.load(path, weights_only=False)["ema"]
+            self.net = est_mod.BlurEstimator(est_mod.BlurEstimator.channels_of(ema))
+            self.net.load_state_dict(ema)
             self.net.eval()
 
     def blocks(self, crop):

@@ -468,7 +468,7 @@ def export_estimator(args):
     import estimator
 
     st = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-    net = estimator.BlurEstimator()
+    net = estimator.BlurEstimator(estimator.BlurEstimator.channels_of(st["ema"]))
     net.load_state_dict(st["ema"])
     net.eval()
     out = os.path.join(ROOT, "models", "blur-estimator-f32.onnx")
