@@ -123,8 +123,13 @@ CAMERA_PREFIX = "camera-"
 SCALE_MARK = "@"  # packed: NAME@960.jpg is NAME.jpg's photo at short side 960
 # the photos travel to a GPU machine packed (pack) in JPEG at these qualities (short side 480, the larger scales),
 # chroma at full resolution: as PNG the camera photos' scales alone are 130 MiB, and that machine's working tree
-# holds 64 (JPEG 95 keeps a photo at about 43 dB of itself)
+# holds 64 (JPEG 95 keeps the photos at 37-50 dB of themselves)
 PACK_JPEG_QUALITY = (95, 92)
+
+
+def packed_file(stem, short_side):
+    """A packed photo's file name: STEM.jpg at SHORT_SIDE, STEM@SHORT.jpg at a larger scale."""
+    return stem + (f"{SCALE_MARK}{short_side}" if short_side > SHORT_SIDE else "") + ".jpg"
 
 
 def camera_photo_files():
@@ -169,10 +174,11 @@ def load_scales(path):
     scene at a finer texture scale: more training crops from the 4K photos)."""
     if os.environ.get("COLDFRAME_PHOTOS"):
         # packed: the largest scale was written beside the photo (pack); the ones between, shrunk from it
-        scales = [s for s in LARGER_SCALES if os.path.exists(path[: -len(".jpg")] + f"{SCALE_MARK}{s}.jpg")]
+        stem = path[: -len(".jpg")]
+        scales = [s for s in LARGER_SCALES if os.path.exists(packed_file(stem, s))]
         if not scales:
             return [load_photo(path)]
-        top = path[: -len(".jpg")] + f"{SCALE_MARK}{scales[-1]}.jpg"
+        top = packed_file(stem, scales[-1])
         return [load_photo(path)] + [load_photo(top, s) for s in LARGER_SCALES if s <= scales[-1]]
     im = Image.open(path)
     short = min(im.size)
@@ -293,9 +299,8 @@ def pack(out_dir):
 
     def save(img, stem):
         scale = min(img.shape[:2])
-        name = stem + (f"{SCALE_MARK}{scale}" if scale > SHORT_SIDE else "") + ".jpg"
         quality = PACK_JPEG_QUALITY[scale > SHORT_SIDE]
-        Image.fromarray(img).save(os.path.join(out_dir, name), quality=quality, subsampling=0)
+        Image.fromarray(img).save(os.path.join(out_dir, packed_file(stem, scale)), quality=quality, subsampling=0)
 
     def save_scales(path, stem):
         # the photo and its largest scale: load_scales shrinks the ones between from that (a 1.5x area shrink of

@@ -46,8 +46,9 @@ start_run() { # name, script and its flags: trains in $work/name, its output in 
   echo $! >"$work/$name.pid"
 }
 
+runs="inpaint camera estimator"
 collect() {
-  for name in inpaint camera estimator; do
+  for name in $runs; do
     [ -f "$work/$name/last.pt" ] && cp "$work/$name/last.pt" "$out/$name.pt"
     [ -f "$work/$name.log" ] && cp "$work/$name.log" "$out/$name.log"
   done
@@ -66,10 +67,10 @@ pids=$(cat "$work"/*.pid)
 while kill -0 $pids 2>/dev/null; do
   sleep 20
   collect
-  for name in inpaint camera estimator; do echo "$name: $(tail -n 1 "$work/$name.log")"; done
+  for name in $runs; do echo "$name: $(tail -n 1 "$work/$name.log")"; done
 done
 status=0
-for name in inpaint camera estimator; do
+for name in $runs; do
   wait "$(cat "$work/$name.pid")" || { status=1; echo "$name failed:"; tail -n 20 "$work/$name.log"; }
 done
 collect

@@ -296,15 +296,20 @@ def decode_vectors(path, n=400):
                     f"{given(conf_iso)} -> {kind} {t} {float(d[3])!r} {float(d[4])!r}\n")
 
 
-def export_channels(path):
-    """The widths of an exported estimator's first four convolutions."""
+def export_convs(path):
+    """An exported estimator's initializers (name -> tensor) and its Conv nodes in graph order."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(path)
-    inits = {i.name: i for i in model.graph.initializer}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
-    return tuple(numpy_helper.to_array(inits[c.input[1]]).shape[0] for c in convs[:4])
+    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    return inits, [n for n in model.graph.node if n.op_type == "Conv"]
+
+
+def export_channels(path):
+    """The widths of an exported estimator's first four convolutions."""
+    inits, convs = export_convs(path)
+    return tuple(inits[c.input[1]].shape[0] for c in convs[:4])
 
 
 def from_export(net, path, x):
@@ -313,12 +318,7 @@ def from_export(net, path, x):
     normalisation on the batch x ([N, 3, H, W], training crops): scale the folded output's spread, shift its
     mean plus the folded bias. In eval mode net then computes exactly the export; in training mode, on batches
     like x, nearly so."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(path)
-    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    inits, convs = export_convs(path)
     if len(convs) != len(net.convs) + 1:
         raise SystemExit(f"{path}: {len(convs)} convolutions, not an export of this estimator")
     with torch.no_grad():
@@ -394,26 +394,29 @@ def main():
     if len(channels) != 4:
         raise SystemExit("--channels takes four widths")
     ck = os.path.join(args.out, "last.pt")
-    if os.path.exists(ck) or args.init:
-        # a resumed or initialised run has the widths of what it goes on from
-        src = ck if os.path.exists(ck) else args.init
-        channels = export_channels(src) if src.endswith(".onnx") else \
-            BlurEstimator.channels_of(torch.load(src, map_location="cpu", weights_only=False)["ema"])
+    st = torch.load(ck, map_location=device, weights_only=False) if os.path.exists(ck) else None
+    fresh_init = bool(args.init) and st is None
+    from_onnx = args.init.endswith(".onnx")
+    init = torch.load(args.init, map_location=device, weights_only=False)["ema"] \
+        if fresh_init and not from_onnx else None
+    # a resumed or initialised run has the widths of what it goes on from
+    if st is not None:
+        channels = BlurEstimator.channels_of(st["ema"])
+    elif init is not None:
+        channels = BlurEstimator.channels_of(init)
+    elif fresh_init:
+        channels = export_channels(args.init)
     net = BlurEstimator(channels).to(device)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     step, trained_s, rng = 0, 0.0, random.Random(11)
-    fresh_init = bool(args.init) and not os.path.exists(ck)
-    from_onnx = args.init.endswith(".onnx")
     if fresh_init:
         rng = random.Random(12)  # not the first run's crops and cases again
-    if fresh_init and not from_onnx:
-        init = torch.load(args.init, map_location=device, weights_only=False)["ema"]
+    if init is not None:
         net.load_state_dict(init)
         ema.load_state_dict(init)
         print(f"initialised from {args.init}", flush=True)
-    if os.path.exists(ck):
-        st = torch.load(ck, map_location=device, weights_only=False)
+    if st is not None:
         net.load_state_dict(st["net"])
         ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"])

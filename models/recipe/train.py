@@ -328,14 +328,15 @@ def main():
                     "trained_s": trained_s + time.time() - start, "rng": rng.getstate()}, tmp)
         os.replace(tmp, ck)
 
-    batches = None
-    loader_fill = None if fill_here else args.fill
-    if inpaint and args.workers > 0:
-        batches = worker_batches(crops, 1 + step, functools.partial(
-            inpaint_arrays, n=args.batch, T=T, mask_scale=args.mask_scale, fill=loader_fill), args.workers, device)
-    elif camera and args.workers > 0:
-        batches = worker_batches(crops, 1 + step, functools.partial(make_camera_batch, n=args.batch),
-                                 args.workers, device)
+    # inpaint and camera batches are made on the CPU by make(crops, rng=rng), in worker processes or inline
+    make, batches = None, None
+    if inpaint:
+        make = functools.partial(inpaint_arrays, n=args.batch, T=T, mask_scale=args.mask_scale,
+                                 fill=None if fill_here else args.fill)
+    elif camera:
+        make = functools.partial(make_camera_batch, n=args.batch)
+    if make is not None and args.workers > 0:
+        batches = worker_batches(crops, 1 + step, make, args.workers, device)
     while step < args.steps:
         warm = min(1.0, (step + 1) / 300)
         # the cosine follows whichever of --steps and --minutes is further along, so a run cut by wall time
@@ -347,12 +348,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.02 + 0.98 * cos)
         if inpaint:
-            if batches is not None:
-                xt, t, x0, miss = inpaint_tensors(next(batches), device, fill_here)
-            else:
-                xt, t, x0, miss = inpaint_tensors(inpaint_arrays(crops, args.batch, T, rng,
-                                                                 mask_scale=args.mask_scale, fill=loader_fill),
-                                                  device, fill_here)
+            batch = next(batches) if batches is not None else make(crops, rng=rng)
+            xt, t, x0, miss = inpaint_tensors(batch, device, fill_here)
             diff = net(xt, t) - x0
             # --l2: a squared-error term beside the paper's L1. L1 aims at the median of what the hole may hold,
             # PSNR rewards the mean, and the two part where a flat background carries sparse detail
@@ -362,10 +359,8 @@ def main():
             else:
                 loss = err.sum() / (3 * miss.sum())
         elif camera:
-            if batches is not None:
-                xt, t, desc, x0 = (a.to(device, non_blocking=True) for a in next(batches))
-            else:
-                xt, t, desc, x0 = make_camera_batch(crops, args.batch, rng, device)
+            batch = next(batches) if batches is not None else make(crops, rng=rng)
+            xt, t, desc, x0 = (a.to(device, non_blocking=True) for a in batch)
             loss = (net(xt, t, desc) - x0).abs().mean()
         else:
             xt, t, x0 = make_batch(crops, args.batch, T, rng, device)
